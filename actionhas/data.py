@@ -1,0 +1,93 @@
+"""Training data: uniformly sampled feature sequences with multi-hot labels, read lazily from the store."""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import torch
+from torch.utils.data import Dataset
+from tqdm import tqdm
+
+from actionhas.errors import ActionhasError
+from actionhas.store import FeatureStore
+
+
+def sample_uniform(n: int, length: int) -> np.ndarray:
+    """Indices of ``length`` features spread uniformly over a video of ``n`` features.
+
+    index_i = floor((i + 0.5) * n / length), i = 0..length-1: the centre of the i-th of
+    ``length`` equal bins. A video shorter than ``length`` repeats each feature about
+    length / n times; a longer one keeps every (n / length)-th.
+    """
+    return np.minimum(((np.arange(length) + 0.5) * n / length).astype(np.int64), n - 1)
+
+
+def select_videos(labels: pd.DataFrame, store: FeatureStore, subset: str | None, classes: list[str] | None = None,
+                  what: str = "training") -> pd.DataFrame:
+    """The labelled videos of ``subset`` that the store holds; warn with counts about the rest."""
+    table = labels if subset is None else labels[labels["subset"] == subset]
+    if not len(table):
+        raise ActionhasError(f"no {what} videos with subset {subset!r} in the labels "
+                             f"(subsets present: {sorted(labels['subset'].unique())})")
+    present = table["video"].isin(store.video_ids)
+    if not present.any():
+        raise ActionhasError(f"none of the {len(table)} {what} videos is in {store.path} "
+                             f"(e.g. {table['video'].iloc[0]})")
+    if not present.all():
+        missing = table.loc[~present, "video"]
+        warnings.warn(f"{len(missing)} of {len(table)} {what} videos are not in {store.path} and are "
+                      f"skipped (e.g. {missing.iloc[0]})")
+    table = table[present]
+    if classes is not None:
+        known = set(classes)
+        unknown = sorted({c for labels_ in table["labels"] for c in labels_} - known)
+        if unknown:
+            warnings.warn(f"{what} labels name {len(unknown)} class(es) the run does not know, ignored: {unknown[:5]}")
+    return table.reset_index(drop=True)
+
+
+def label_matrix(labels: pd.Series, classes: list[str]) -> np.ndarray:
+    """(videos, classes) float32 multi-hot matrix; unknown class names are ignored."""
+    index = {c: i for i, c in enumerate(classes)}
+    out = np.zeros((len(labels), len(classes)), np.float32)
+    for row, names in enumerate(labels):
+        for name in names:
+            if name in index:
+                out[row, index[name]] = 1.0
+    return out
+
+
+def check_finite(video_id: str, features: np.ndarray) -> None:
+    if not np.isfinite(features).all():
+        bad = int((~np.isfinite(features)).any(axis=1).sum())
+        raise ActionhasError(f"{video_id}: {bad} feature row(s) hold NaN or Inf")
+
+
+def mean_feature(store: FeatureStore, videos: list[str], progress: bool = True) -> np.ndarray:
+    """The (D,) mean over every feature of ``videos``, accumulated in float64 one video at a time."""
+    total = np.zeros(store.info.feature_dim, np.float64)
+    count = 0
+    for vid in tqdm(videos, desc="mean feature", unit="video", disable=not progress, leave=False):
+        feats = store.features(vid)
+        check_finite(vid, feats)
+        total += feats.sum(axis=0, dtype=np.float64)
+        count += len(feats)
+    return total / max(count, 1)
+
+
+class VideoFeatures(Dataset):
+    """(features (length, D) float32, labels (C,) float32, index) per video, read on demand."""
+
+    def __init__(self, store: FeatureStore, videos: list[str], labels: np.ndarray, length: int):
+        self.store, self.videos, self.labels, self.length = store, list(videos), labels, length
+
+    def __len__(self) -> int:
+        return len(self.videos)
+
+    def __getitem__(self, i: int):
+        vid = self.videos[i]
+        rows = sample_uniform(self.store.num_features(vid), self.length)
+        feats = self.store.features(vid, rows)
+        check_finite(vid, feats)
+        return torch.from_numpy(feats), torch.from_numpy(self.labels[i]), i

@@ -1,0 +1,52 @@
+"""The paper's video classifier: two 1x1 convolutions over time, global pooling, a linear classifier.
+
+Because every layer before the pooling is 1x1 over time, the same network runs on a sequence of
+any length; the class activation map CAM(c, t) = sum_i W(c, i) F_i(t) (paper, Eq. 1) is the
+classifier applied at every time step, so localization uses all of a video's features.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+class HaSNet(nn.Module):
+    """Input (B, T, D) features; output (B, C) logits (softmax gives the class probabilities)."""
+
+    def __init__(self, feature_dim: int, num_classes: int, hidden: int = 500, pool: str = "max",
+                 dropout: float = 0.5):
+        super().__init__()
+        if pool not in ("max", "avg"):
+            raise ValueError(f"pool must be 'max' or 'avg', got {pool!r}")
+        self.pool = pool
+        self.conv1 = nn.Conv1d(feature_dim, hidden, kernel_size=1)
+        self.conv2 = nn.Conv1d(hidden, hidden, kernel_size=1)
+        self.dropout = nn.Dropout(dropout)
+        self.classifier = nn.Linear(hidden, num_classes)
+
+    def feature_maps(self, x: Tensor) -> Tensor:
+        """(B, T, D) -> (B, hidden, T): the maps F_i(t) the CAM is built from."""
+        h = F.relu(self.conv1(x.transpose(1, 2)))
+        return F.relu(self.conv2(self.dropout(h)))
+
+    def forward(self, x: Tensor) -> Tensor:
+        maps = self.feature_maps(x)
+        pooled = maps.amax(dim=2) if self.pool == "max" else maps.mean(dim=2)
+        return self.classifier(self.dropout(pooled))
+
+    def cam(self, x: Tensor) -> Tensor:
+        """(B, T, D) -> (B, C, T) class activation maps, without the classifier bias."""
+        return torch.einsum("ci,bit->bct", self.classifier.weight, self.feature_maps(x))
+
+
+def multilabel_cross_entropy(logits: Tensor, labels: Tensor) -> Tensor:
+    """Softmax cross-entropy against the label vector normalised to sum 1.
+
+    A video with two classes (CliffDiving and Diving) asks for half of the probability mass on
+    each; with one class this is ordinary cross-entropy. Rows without a label are skipped.
+    """
+    mass = labels.sum(dim=1, keepdim=True)
+    keep = mass.squeeze(1) > 0
+    target = labels[keep] / mass[keep]
+    return -(target * F.log_softmax(logits[keep], dim=1)).sum(dim=1).mean()
