@@ -189,7 +189,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            loss_sum += float(loss) * len(y)
+            loss_sum += loss.item() * len(y)
             hits += float(y[torch.arange(len(y)), logits.argmax(1)].gt(0).sum())
             seen += len(y)
         record = {"epoch": epoch, "loss": loss_sum / seen, "train_accuracy": hits / seen,
