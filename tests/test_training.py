@@ -1,0 +1,171 @@
+import json
+
+import h5py
+import numpy as np
+import pytest
+import torch
+
+from actionhas import localize as localize_cli
+from actionhas import train as train_cli
+from actionhas.data import mean_feature, sample_uniform
+from actionhas.errors import ActionhasError
+from actionhas.evaluation import evaluate_detection
+from actionhas.localize import cam_to_segments, localize
+from actionhas.model import HaSNet, multilabel_cross_entropy
+from actionhas.store import FeatureStore, StoreInfo, create_store, write_video
+from actionhas.train import TrainConfig, load_run, train
+
+
+def test_sample_uniform_spreads_and_repeats():
+    assert sample_uniform(10, 5).tolist() == [1, 3, 5, 7, 9]
+    assert sample_uniform(3, 6).tolist() == [0, 0, 1, 1, 2, 2]
+    idx = sample_uniform(4321, 2000)
+    assert len(idx) == 2000 and idx[0] == 1 and idx[-1] == 4319 and np.all(np.diff(idx) > 0)
+
+
+def test_mean_feature_is_float64_over_every_feature(tmp_path):
+    with create_store(tmp_path / "s.h5", StoreInfo(2, 10.0, "t")) as f:
+        write_video(f, "a", np.array([[1, 2], [3, 4]], np.float32), np.array([0.05, 0.15]), 0.2, 30)
+        write_video(f, "b", np.array([[5, 6]], np.float32), np.array([0.05]), 0.1, 30)
+    mean = mean_feature(FeatureStore(tmp_path / "s.h5"), ["a", "b"], progress=False)
+    assert mean.dtype == np.float64 and mean.tolist() == [3.0, 4.0]
+
+
+def test_multilabel_loss_splits_mass_between_two_labels():
+    logits = torch.tensor([[2.0, 2.0, -10.0]])
+    both = multilabel_cross_entropy(logits, torch.tensor([[1.0, 1.0, 0.0]]))
+    assert both.item() == pytest.approx(np.log(2), abs=1e-4)
+
+
+def test_cam_runs_on_any_length_and_matches_eq1():
+    net = HaSNet(8, 3).eval()
+    x = torch.rand(1, 37, 8)
+    cam = net.cam(x)
+    assert cam.shape == (1, 3, 37)
+    maps = net.feature_maps(x)[0]
+    assert torch.allclose(cam[0, 1], (net.classifier.weight[1][:, None] * maps).sum(0), atol=1e-6)
+
+
+def test_cam_to_segments_golden():
+    cam = np.array([0, 1, 6, 10, 7, 2, 0, 5, 5, 1], float)
+    times = (np.arange(10) + 0.5) / 10
+    segs = cam_to_segments(cam, times, 0.5, step=0.1, duration=0.95)
+    assert [(round(a, 3), round(b, 3)) for a, b, _ in segs] == [(0.2, 0.5), (0.7, 0.9)]
+    assert segs[0][2] == pytest.approx(23 / 3)
+
+
+def test_cam_with_no_positive_value_still_thresholds_relative_to_its_range():
+    segs = cam_to_segments(np.array([-5.0, -1.0, -4.0]), np.array([0.05, 0.15, 0.25]), 0.5, step=0.1)
+    assert [(round(a, 2), round(b, 2)) for a, b, _ in segs] == [(0.1, 0.2)]
+
+
+def _cfg(store, gt, out, **kw):
+    base = dict(features=str(store), labels=str(gt), out=str(out), length=200, epochs=2, workers=0, batch_size=8)
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def test_run_directory_holds_config_classes_mean_and_log(small_store, tmp_path):
+    store, gt, _ = small_store
+    run = train(_cfg(store, gt, tmp_path / "run", val_subset="test"), progress=False)
+    config = json.loads((run / "config.json").read_text())
+    assert config["hide_prob"] == 0.5 and config["segments"] == 20 and config["weight_decay"] == 5e-4
+    assert json.loads((run / "classes.json").read_text()) == [f"Action{i:02d}" for i in range(6)]
+    assert np.load(run / "mean_feature.npy").shape == (64,)
+    log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in log] == [0, 1] and "heldout_accuracy" in log[0]
+    ckpt = torch.load(run / "checkpoint.pt", weights_only=True)
+    assert ckpt["epoch"] == 1
+
+
+def test_resume_reaches_the_same_weights_as_an_uninterrupted_run(small_store, tmp_path):
+    store, gt, _ = small_store
+    straight = train(_cfg(store, gt, tmp_path / "a", epochs=4), progress=False)
+    train(_cfg(store, gt, tmp_path / "b", epochs=2), progress=False)
+    resumed = train(_cfg(store, gt, tmp_path / "b", epochs=4), resume=True, progress=False)
+    a = torch.load(straight / "checkpoint.pt", weights_only=True)["model"]
+    b = torch.load(resumed / "checkpoint.pt", weights_only=True)["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert len((resumed / "log.jsonl").read_text().splitlines()) == 4
+
+
+def test_same_seed_same_numbers_different_seed_differs(small_store, tmp_path):
+    store, gt, _ = small_store
+    runs = [train(_cfg(store, gt, tmp_path / n, epochs=1, seed=s), progress=False) for n, s in [("x", 3), ("y", 3), ("z", 4)]]
+    w = [torch.load(r / "checkpoint.pt", weights_only=True)["model"]["classifier.weight"] for r in runs]
+    assert torch.equal(w[0], w[1]) and not torch.equal(w[0], w[2])
+
+
+def test_resume_refuses_changed_settings(small_store, tmp_path):
+    store, gt, _ = small_store
+    train(_cfg(store, gt, tmp_path / "r", epochs=1), progress=False)
+    with pytest.raises(ActionhasError, match="hide_prob"):
+        train(_cfg(store, gt, tmp_path / "r", epochs=2, hide_prob=0.0), resume=True, progress=False)
+
+
+def test_hide_and_seek_beats_full_video_at_every_iou(small_store, tmp_path):
+    """The paper's claim on data with short key moments and long weak bodies (small version)."""
+    store, gt_path, gt = small_store
+    maps = {}
+    for hide in (0.0, 0.5):
+        run = train(_cfg(store, gt_path, tmp_path / f"h{hide}", length=400, epochs=20, hide_prob=hide), progress=False)
+        preds = localize(run, store, "test", str(gt_path), progress=False)
+        maps[hide] = evaluate_detection(gt.select("test"), preds, [0.1, 0.2, 0.3, 0.4, 0.5])
+    full, has = maps[0.0], maps[0.5]
+    assert all(h > f for h, f in zip(has["mAP"], full["mAP"])), (full["mAP"], has["mAP"])
+    assert has["average_mAP"] > full["average_mAP"]
+
+
+def test_localize_cli_writes_predictions_and_cams(small_store, tmp_path):
+    store, gt, _ = small_store
+    train(_cfg(store, gt, tmp_path / "run", epochs=1), progress=False)
+    code = localize_cli.main(["--run", str(tmp_path / "run"), "--features", str(store), "--labels", str(gt),
+                              "--out", str(tmp_path / "p.json"), "--save-cams", str(tmp_path / "cams.h5")])
+    results = json.loads((tmp_path / "p.json").read_text())["results"]
+    assert code == 0 and all(v.startswith("video_test") for v in results)
+    with h5py.File(tmp_path / "cams.h5") as f:
+        vid = next(iter(results))
+        assert f[vid]["cam"].shape == (6, len(f[vid]["times"]))
+
+
+def test_predicted_classes_without_labels(small_store, tmp_path):
+    store, gt, _ = small_store
+    run = train(_cfg(store, gt, tmp_path / "run", epochs=1), progress=False)
+    preds = localize(run, store, None, None, top_k=2, progress=False)
+    assert preds.groupby("video")["label"].nunique().max() <= 2 and preds["video"].nunique() == 90
+
+
+def test_store_with_another_feature_dim_is_refused(small_store, tmp_path):
+    store, gt, _ = small_store
+    run = train(_cfg(store, gt, tmp_path / "run", epochs=1), progress=False)
+    with create_store(tmp_path / "other.h5", StoreInfo(32, 10.0, "t")) as f:
+        write_video(f, "video_test_0000070", np.ones((5, 32)), np.arange(5) / 10 + 0.05, 0.5, 30)
+    with pytest.raises(ActionhasError, match="feature_dim 32"):
+        localize(run, tmp_path / "other.h5", "test", str(gt), progress=False)
+
+
+def test_nan_features_name_the_video(tmp_path):
+    with create_store(tmp_path / "s.h5", StoreInfo(4, 10.0, "t")) as f:
+        bad = np.ones((3, 4), np.float32)
+        bad[1, 2] = np.nan
+        write_video(f, "vid_nan", bad, np.array([0.05, 0.15, 0.25]), 0.3, 30)
+    (tmp_path / "labels.csv").write_text("video,subset,labels\nvid_nan,validation,A\n")
+    with pytest.raises(ActionhasError, match="vid_nan: 1 feature row"):
+        train(_cfg(tmp_path / "s.h5", tmp_path / "labels.csv", tmp_path / "run"), progress=False)
+
+
+def test_labels_for_videos_missing_from_the_store_warn_with_counts(small_store, tmp_path):
+    store, _, _ = small_store
+    rows = ["video,subset,labels", "video_validation_0000000,validation,Action00", "ghost,validation,Action01"]
+    (tmp_path / "labels.csv").write_text("\n".join(rows) + "\n")
+    with pytest.warns(UserWarning, match="1 of 2 training videos are not in"):
+        train(_cfg(store, tmp_path / "labels.csv", tmp_path / "run", epochs=1), progress=False)
+
+
+def test_train_cli_reports_and_load_run_restores(small_store, tmp_path, capsys):
+    store, gt, _ = small_store
+    code = train_cli.main(["--features", str(store), "--labels", str(gt), "--out", str(tmp_path / "run"),
+                           "--epochs", "1", "--length", "100", "--workers", "0"])
+    assert code == 0 and "run written to" in capsys.readouterr().out
+    model, cfg, classes, mean = load_run(tmp_path / "run")
+    assert not model.training and cfg.length == 100 and len(classes) == 6 and mean.shape == (64,)
