@@ -47,7 +47,6 @@ class FrameStream:
         self.chunk, self.timeout = chunk, timeout
         self._queue: queue.Queue = queue.Queue(maxsize=prefetch)
         self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
 
     def _decode(self, start: int, stop: int) -> np.ndarray | None:
         try:
@@ -76,6 +75,7 @@ class FrameStream:
         self._queue.put(_END)
 
     def __iter__(self):
+        self._thread.start()  # decoding starts with the first request, then runs ahead
         while True:
             try:
                 item = self._queue.get(timeout=self.timeout)
