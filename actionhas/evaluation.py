@@ -131,27 +131,31 @@ def _match_anet(lay: _Layout, thresholds: np.ndarray) -> np.ndarray:
 
     An edge can match while its instance is free; a prediction with no such edge left is a
     false positive for good. Each round, the first prediction of each (threshold, pair) with an
-    edge left takes its highest-tIoU instance (ties: the later one).
+    edge left takes its highest-tIoU instance (ties: the later one). Edges are put in pair order
+    once (a stable sort keeps predictions in score order and instances in file order inside a
+    pair), so a round is a few linear passes: a pair's head prediction owns the first block of
+    its run, and that block's last maximum is the instance it takes.
     """
-    tp = np.zeros((len(thresholds), len(lay.p0)), bool)
+    T, P = len(thresholds), len(lay.p0)
+    tp = np.zeros((T, P), bool)
     t, ep, eg, eiou = _edges_per_threshold(lay, thresholds, strict=False)
-    n_pairs = int(lay.p_key.max(initial=0)) + 1
+    pair = t * (int(lay.p_key.max(initial=0)) + 1) + lay.p_key[ep]
+    order = np.argsort(pair, kind="stable")
+    t, ep, eg, eiou, pair = t[order], ep[order], eg[order], eiou[order], pair[order]
+    locked = np.zeros((T, lay.n_gt), bool)
     while len(ep):
-        pair = t * n_pairs + lay.p_key[ep]
-        _, head = np.unique(pair, return_index=True)
-        winner = np.zeros(len(ep), bool)
-        winner[head] = True
-        row = t * len(lay.p0) + ep
-        chosen = np.isin(row, row[head])
-        # the chosen prediction's best edge: last in (row, tIoU, instance) order
-        c_idx = np.flatnonzero(chosen)
-        c_idx = c_idx[np.lexsort((eg[c_idx], eiou[c_idx], row[c_idx]))]
-        last = np.r_[row[c_idx][1:] != row[c_idx][:-1], True]
-        take = c_idx[last]
+        new_pair = np.r_[True, pair[1:] != pair[:-1]]
+        run = np.cumsum(new_pair) - 1
+        starts = np.flatnonzero(new_pair)
+        chosen = ep == ep[starts][run]
+        idx = np.flatnonzero(chosen)
+        best = np.maximum.reduceat(eiou[idx], np.searchsorted(idx, starts))
+        at_best = np.where(eiou[idx] == best[run[idx]], idx, -1)
+        take = np.maximum.reduceat(at_best, np.searchsorted(idx, starts))
         tp[t[take], ep[take]] = True
-        locked = np.isin(t * lay.n_gt + eg, t[take] * lay.n_gt + eg[take])
-        keep = ~chosen & ~locked
-        t, ep, eg, eiou = t[keep], ep[keep], eg[keep], eiou[keep]
+        locked[t[take], eg[take]] = True
+        keep = ~chosen & ~locked[t, eg]  # every round retires each pair's head prediction
+        t, ep, eg, eiou, pair = t[keep], ep[keep], eg[keep], eiou[keep], pair[keep]
     return tp
 
 
