@@ -78,6 +78,22 @@ def epoch_generator(seed: int, epoch: int, stream: int, device: str = "cpu") -> 
     return torch.Generator(device=device).manual_seed(seed * 1_000_003 + epoch * 101 + stream)
 
 
+class EpochOrder(torch.utils.data.Sampler):
+    """A shuffled order fixed by (seed, epoch), so one persistent loader serves every epoch."""
+
+    def __init__(self, size: int, seed: int):
+        self.size, self.seed, self.epoch = size, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self):
+        return iter(torch.randperm(self.size, generator=epoch_generator(self.seed, self.epoch, 1)).tolist())
+
+    def __len__(self) -> int:
+        return self.size
+
+
 def save_atomic(obj: dict, path: Path) -> None:
     """torch.save to a temporary file, fsync, then rename: a kill leaves the old or the new file."""
     tmp = path.with_name(path.name + ".tmp")
@@ -170,19 +186,21 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
         val_set = VideoFeatures(store, list(val_table["video"]), label_matrix(val_table["labels"], classes), cfg.length)
         val_loader = DataLoader(val_set, shuffle=False, **loader_args)
 
+    order = EpochOrder(len(train_set), cfg.seed)
+    train_loader = DataLoader(train_set, sampler=order, persistent_workers=cfg.workers > 0, **loader_args)
     epochs = tqdm(range(start_epoch, cfg.epochs), desc="train", unit="epoch", disable=not progress,
                   initial=start_epoch, total=cfg.epochs)
     for epoch in epochs:
         t0 = time.time()
         torch.manual_seed(epoch_generator(cfg.seed, epoch, 0).initial_seed())  # dropout
-        order = torch.randperm(len(train_set), generator=epoch_generator(cfg.seed, epoch, 1)).tolist()
+        order.set_epoch(epoch)
         hide_gen = epoch_generator(cfg.seed, epoch, 2, device)
         for group in optimizer.param_groups:
             group["lr"] = _lr_at(cfg, epoch)
         model.train()
         hider.train()
         loss_sum = hits = seen = 0.0
-        for feats, y, _ in DataLoader(train_set, sampler=order, **loader_args):
+        for feats, y, _ in train_loader:
             feats, y = feats.to(device, non_blocking=True), y.to(device, non_blocking=True)
             logits = model(hider(feats, generator=hide_gen))
             loss = multilabel_cross_entropy(logits, y)
