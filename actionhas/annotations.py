@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from actionhas.atomic import write_text_atomic
 from actionhas.errors import ActionhasError
 
 THUMOS14_DIR = Path(str(files("actionhas._thumos14")))
@@ -145,7 +146,7 @@ def write_anet_gt(gt: GroundTruth, path: str | Path) -> None:
         if not np.isnan(meta["duration"]):
             entry["duration"] = float(meta["duration"])
         db[vid] = entry
-    _write_json({"database": db}, path)
+    _write_json_atomic({"database": db}, path)
 
 
 def _read_segment_txt(path: Path) -> pd.DataFrame:
@@ -336,11 +337,8 @@ def write_predictions(table: pd.DataFrame, path: str | Path, extra: dict | None 
         results.setdefault(row.video, []).append(
             {"label": row.label, "segment": [round(float(row.start), 3), round(float(row.end), 3)],
              "score": float(row.score)})
-    _write_json({"version": "actionhas", "results": results, "external_data": extra or {}}, path)
+    _write_json_atomic({"version": "actionhas", "results": results, "external_data": extra or {}}, path)
 
 
-def _write_json(obj: dict, path: str | Path) -> None:
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=1))
-    tmp.replace(path)
+def _write_json_atomic(obj: dict, path: str | Path) -> None:
+    write_text_atomic(path, json.dumps(obj, indent=1))

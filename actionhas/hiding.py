@@ -67,7 +67,7 @@ class TemporalHiding(nn.Module):
 
     def __init__(self, fill: Tensor, segments: int = 20, p: float = 0.5, time_dim: int = 1):
         super().__init__()
-        self.register_buffer("fill", torch.as_tensor(fill, dtype=torch.float32))
+        self.register_buffer("fill", torch.as_tensor(fill, dtype=torch.float32), persistent=False)
         self.segments, self.p, self.time_dim = segments, p, time_dim
 
     def forward(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
@@ -93,18 +93,21 @@ class PatchHiding(nn.Module):
         super().__init__()
         self.patch_sizes = [patch_sizes] if isinstance(patch_sizes, int) else list(patch_sizes)
         self.p = p
-        self.register_buffer("fill", torch.as_tensor(fill, dtype=torch.float32).reshape(-1, 1, 1))
+        self.register_buffer("fill", torch.as_tensor(fill, dtype=torch.float32).reshape(-1, 1, 1), persistent=False)
 
-    def forward(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
+    def forward(self, x: Tensor, generator: torch.Generator | None = None, fill: Tensor | None = None) -> Tensor:
+        """``fill`` (C,) overrides the module's own, e.g. a conv layer's mean activation."""
         if not self.training or self.p <= 0:
             return x
+        if x.dim() == 3:  # one (C, H, W) image, as a per-sample transform
+            return self.forward(x[None], generator, fill)[0]
         if len(self.patch_sizes) == 1:
             sizes = torch.full((x.shape[0],), self.patch_sizes[0])
         else:
             pick = torch.randint(len(self.patch_sizes), (x.shape[0],), generator=generator,
                                  device=generator.device if generator is not None else "cpu")
             sizes = torch.tensor(self.patch_sizes)[pick.cpu()]
-        fill = self.fill.to(x.dtype)
+        fill = (self.fill if fill is None else fill.reshape(-1, 1, 1)).to(x.dtype)
         out = x
         for size in sizes.unique().tolist():  # a handful of distinct sizes, never a loop over cells
             if size <= 0:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 import sys
 import time
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from actionhas import cli, defaults
+from actionhas.atomic import torch_save_atomic
 from actionhas.annotations import load_thumos14, read_labels
 from actionhas.data import VideoFeatures, label_matrix, mean_feature, select_videos
 from actionhas.errors import ActionhasError
@@ -92,16 +92,6 @@ class EpochOrder(torch.utils.data.Sampler):
 
     def __len__(self) -> int:
         return self.size
-
-
-def save_atomic(obj: dict, path: Path) -> None:
-    """torch.save to a temporary file, fsync, then rename: a kill leaves the old or the new file."""
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        torch.save(obj, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def build_model(cfg: TrainConfig, feature_dim: int, num_classes: int) -> HaSNet:
@@ -214,7 +204,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
                   "lr": _lr_at(cfg, epoch), "seconds": round(time.time() - t0, 3)}
         if val_loader is not None:
             record["heldout_accuracy"] = accuracy(model, val_loader, device)
-        save_atomic({"epoch": epoch, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+        torch_save_atomic({"epoch": epoch, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                      "feature_dim": store.info.feature_dim, "classes": classes}, ckpt_path)
         with open(run / "log.jsonl", "a") as f:
             f.write(json.dumps(record) + "\n")

@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from actionhas.atomic import write_text_atomic
 from actionhas.errors import ActionhasError
 from actionhas.store import StoreInfo, create_store, write_video
 from feature_extraction.c3d import C3D
@@ -173,12 +174,6 @@ def _write_atomic_h5(path: Path, info: StoreInfo, vid: str, feats, times, durati
     os.replace(tmp, path)
 
 
-def _write_atomic_json(path: Path, obj: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj))
-    os.replace(tmp, path)
-
-
 def _finished(out: Path) -> set[str]:
     """Videos already in the finished store or in its work-in-progress folder."""
     done = set()
@@ -265,7 +260,7 @@ def extract(paths: list[Path], out: str | Path, model: C3D, extractor: str, opts
         except (DecodeError, OSError, RuntimeError) as e:
             failed += 1
             reason = (str(e).splitlines()[0] if str(e) else type(e).__name__).removeprefix(f"{path}: ")
-            _write_atomic_json(partial / f"{vid}.failed.json", {"video": vid, "file": str(path), "reason": reason})
+            write_text_atomic(partial / f"{vid}.failed.json", json.dumps({"video": vid, "file": str(path), "reason": reason}))
             tqdm.write(f"failed: {path}: {reason}")
         bar.set_postfix(clips_per_s=f"{runner.clips_done / max(time.time() - t0, 1e-9):.1f}", failed=failed)
     clips.close()
