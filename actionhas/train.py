@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
@@ -68,7 +69,6 @@ _RESUMABLE_CHANGES = {"epochs", "workers", "device"}
 def load_label_table(spec: str):
     """Labels named on the command line: a CSV, a ground-truth JSON/txt dir, or 'thumos14'."""
     if spec == "thumos14":
-        import pandas as pd
         return pd.concat([load_thumos14(s).video_labels() for s in ("validation", "test")], ignore_index=True)
     return read_labels(spec)
 

@@ -107,7 +107,7 @@ def image_data(tmp_path_factory):
 
 def _cfg(paths, out, sizes, mean_std, epochs=15):
     return ImageTrainConfig(data=str(paths["train"]), out=str(out), arch="small_gap", hide_sizes=sizes, epochs=epochs,
-                            lr=0.05, lr_step=100, batch_size=32, resize=48, image_size=40,
+                            lr=0.05, lr_step=10, batch_size=32, resize=48, image_size=40,
                             mean=mean_std[0], std=mean_std[1], workers=0)
 
 
