@@ -77,7 +77,8 @@ def mean_feature(store: FeatureStore, videos: list[str], progress: bool = True) 
 
 
 class VideoFeatures(Dataset):
-    """(features (length, D) float32, labels (C,) float32, index) per video, read on demand."""
+    """(features (length, D) float32, labels (C,) float32, times (length,) float64 seconds) per
+    video, read on demand: the uniformly sampled features and the times they were taken at."""
 
     def __init__(self, store: FeatureStore, videos: list[str], labels: np.ndarray, length: int):
         self.store, self.videos, self.labels, self.length = store, list(videos), labels, length
@@ -90,4 +91,5 @@ class VideoFeatures(Dataset):
         rows = sample_uniform(self.store.num_features(vid), self.length)
         feats = self.store.features(vid, rows)
         check_finite(vid, feats)
-        return torch.from_numpy(feats), torch.from_numpy(self.labels[i]), i
+        times = self.store.times(vid)[rows]
+        return torch.from_numpy(feats), torch.from_numpy(self.labels[i]), torch.from_numpy(times)

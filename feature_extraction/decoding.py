@@ -28,25 +28,44 @@ _END = object()
 
 
 class FrameStream:
-    """Iterate (start_index, frames uint8 (k, H, W, 3) RGB) chunks of one video."""
+    """Iterate (start_index, frames uint8 (k, H, W, 3) RGB) chunks of one video.
+
+    Opening and decoding both happen in the background thread, so a file whose decoder hangs
+    on open is abandoned after ``timeout`` seconds too. ``close()`` releases the thread.
+    """
 
     def __init__(self, path: str | Path, chunk: int = 32, timeout: float = 60.0, prefetch: int = 4):
-        import decord  # imported here so the rest of the package works without it
-
         self.path = Path(path)
-        try:
-            self._reader = decord.VideoReader(str(self.path), ctx=decord.cpu(0), num_threads=1)
-        except Exception as e:
-            raise DecodeError(f"{self.path}: cannot open ({str(e).splitlines()[0][:160]})") from None
-        self.reported_frames = len(self._reader)
-        self.fps = float(self._reader.get_avg_fps())
-        if self.reported_frames < 1 or not np.isfinite(self.fps) or self.fps <= 0:
-            raise DecodeError(f"{self.path}: no video frames (frames={self.reported_frames}, fps={self.fps})")
+        self.chunk, self.timeout = chunk, timeout
         self.decoded_frames = 0
         self.truncated = False
-        self.chunk, self.timeout = chunk, timeout
         self._queue: queue.Queue = queue.Queue(maxsize=prefetch)
+        self._go, self._stop = threading.Event(), threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        opened = self._get("opening")
+        if isinstance(opened, Exception):
+            raise DecodeError(f"{self.path}: cannot open ({str(opened).splitlines()[0][:160]})")
+        self.reported_frames, self.fps = opened
+        if self.reported_frames < 1 or not np.isfinite(self.fps) or self.fps <= 0:
+            self.close()
+            raise DecodeError(f"{self.path}: no video frames (frames={self.reported_frames}, fps={self.fps})")
+
+    def _get(self, what: str):
+        try:
+            return self._queue.get(timeout=self.timeout)
+        except queue.Empty:
+            self.close()
+            raise DecodeTimeout(f"{self.path}: decoder silent for {self.timeout:g} s while {what}; abandoned") from None
+
+    def _put(self, item) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
 
     def _decode(self, start: int, stop: int) -> np.ndarray | None:
         try:
@@ -55,8 +74,18 @@ class FrameStream:
             return None
 
     def _run(self) -> None:
+        import decord  # imported here so the rest of the package works without it
+
+        try:
+            self._reader = decord.VideoReader(str(self.path), ctx=decord.cpu(0), num_threads=1)
+            opened = (len(self._reader), float(self._reader.get_avg_fps()))
+        except Exception as e:  # decord raises its own error types
+            self._put(e)
+            return
+        self._put(opened)
+        self._go.wait()
         start = 0
-        while start < self.reported_frames:
+        while start < self.reported_frames and not self._stop.is_set():
             stop = min(start + self.chunk, self.reported_frames)
             frames = self._decode(start, stop)
             if frames is None:  # over-reported tail: keep the frames that do decode, one by one
@@ -67,21 +96,23 @@ class FrameStream:
                         break
                     good.append(one)
                 if good:
-                    self._queue.put((start, np.concatenate(good)))
+                    self._put((start, np.concatenate(good)))
                 self.truncated = True
                 break
-            self._queue.put((start, frames))
+            if not self._put((start, frames)):
+                return
             start = stop
-        self._queue.put(_END)
+        self._put(_END)
 
     def __iter__(self):
-        self._thread.start()  # decoding starts with the first request, then runs ahead
+        self._go.set()  # decoding starts with the first request, then runs ahead
         while True:
-            try:
-                item = self._queue.get(timeout=self.timeout)
-            except queue.Empty:
-                raise DecodeTimeout(f"{self.path}: decoder gave no frame for {self.timeout:g} s; abandoned") from None
+            item = self._get("decoding")
             if item is _END:
                 return
             self.decoded_frames = item[0] + len(item[1])
             yield item
+
+    def close(self) -> None:
+        self._stop.set()
+        self._go.set()

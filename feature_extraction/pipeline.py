@@ -96,6 +96,14 @@ def extract_video(path: Path, runner: ClipRunner, prep: Preprocess, opts: Extrac
                   on_batch=None) -> tuple[np.ndarray, np.ndarray, float, float, str | None]:
     """(features (n, 4096), times (n,), duration s, fps, warning or None) of one video."""
     stream = FrameStream(path, timeout=opts.decode_timeout)
+    try:
+        return _extract_stream(path, stream, runner, prep, opts, on_batch)
+    finally:
+        stream.close()
+
+
+def _extract_stream(path: Path, stream: FrameStream, runner: ClipRunner, prep: Preprocess, opts: ExtractOptions,
+                    on_batch) -> tuple[np.ndarray, np.ndarray, float, float, str | None]:
     fps, n_frames = stream.fps, stream.reported_frames
     try:
         windows = clip_frames(clip_centres(n_frames, fps, opts.features_per_second), n_frames)

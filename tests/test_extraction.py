@@ -16,7 +16,7 @@ from actionhas.errors import ActionhasError
 from actionhas.store import FeatureStore
 from conftest import write_video
 from feature_extraction.c3d import C3D
-from feature_extraction.decoding import FrameStream
+from feature_extraction.decoding import DecodeTimeout, FrameStream
 from feature_extraction.npy_import import import_npy
 from feature_extraction.pipeline import ClipRunner, ExtractOptions, Preprocess, extract_video, shard
 from feature_extraction.sampling import clip_centres, clip_frames, clip_times, num_features
@@ -140,6 +140,17 @@ def test_over_reported_frame_count_stops_at_the_last_decodable_frame(c3d, videos
     stream.reported_frames = 45  # the container claims 15 frames it does not have
     frames = sum(len(chunk) for _, chunk in stream)
     assert frames == 30 and stream.truncated
+
+
+def test_decoder_that_never_answers_is_abandoned_after_the_timeout(tmp_path):
+    fifo = tmp_path / "stuck.mp4"
+    os.mkfifo(fifo)  # opening it blocks until a writer comes: a decoder that hangs
+    t0 = time.time()
+    with pytest.raises(DecodeTimeout, match="stuck.mp4: decoder silent for 0.5 s while opening"):
+        FrameStream(fifo, timeout=0.5)
+    assert time.time() - t0 < 5
+    with open(fifo, "wb"):  # let the abandoned thread's open() return
+        pass
 
 
 def test_extract_cli_records_bad_files_and_extracts_the_rest(weights_file, videos, tmp_path, capsys):

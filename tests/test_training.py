@@ -169,3 +169,13 @@ def test_train_cli_reports_and_load_run_restores(small_store, tmp_path, capsys):
     assert code == 0 and "run written to" in capsys.readouterr().out
     model, cfg, classes, mean = load_run(tmp_path / "run")
     assert not model.training and cfg.length == 100 and len(classes) == 6 and mean.shape == (64,)
+
+
+def test_dataset_keeps_the_times_of_the_sampled_features(small_store):
+    from actionhas.data import VideoFeatures
+    store = FeatureStore(small_store[0])
+    vid = store.video_ids[0]
+    feats, labels, times = VideoFeatures(store, [vid], np.ones((1, 6), np.float32), 50)[0]
+    rows = sample_uniform(store.num_features(vid), 50)
+    assert feats.shape == (50, 64) and np.array_equal(times.numpy(), store.times(vid)[rows])
+    assert np.array_equal(feats.numpy(), store.features(vid)[rows])
