@@ -131,6 +131,29 @@ def _table(runs: dict[str, dict]) -> tuple[list[str], list[list[str]]]:
     return head, rows
 
 
+def _per_class_table(runs: dict[str, dict], iou_index: int) -> tuple[list[str], list[list[str]]]:
+    """AP (%) per class at one tIoU and averaged over all, one column pair per run."""
+    iou = next(iter(runs.values()))["iou"][iou_index]
+    head = ["class"] + [f"{n} @{iou:.1f}" for n in runs] + [f"{n} avg" for n in runs]
+    classes = sorted(next(iter(runs.values()))["per_class"])
+    rows = []
+    for c in classes:
+        aps = [m["per_class"].get(c) for m in runs.values()]
+        rows.append([c] + [f"{100 * a[iou_index]:.2f}" if a else "" for a in aps]
+                    + [f"{100 * np.mean(a):.2f}" if a else "" for a in aps])
+    return head, rows
+
+
+def _html_table(head: list[str], rows: list[list[str]]) -> str:
+    cells = "".join(f"<th>{html.escape(h)}</th>" for h in head)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows)
+    return f"<table><tr>{cells}</tr>{body}</table>"
+
+
+def _md_table(head: list[str], rows: list[list[str]]) -> list[str]:
+    return ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)] + ["| " + " | ".join(r) + " |" for r in rows]
+
+
 def write_report(runs: dict[str, dict], gt: GroundTruth | None, out: str | Path, timelines: int = 4,
                  threshold: float = 0.5, title: str = "actionhas report") -> Path:
     """Write index.html (plots embedded) and report.md (+ PNG files) into ``out``; returns index.html."""
@@ -151,12 +174,10 @@ def write_report(runs: dict[str, dict], gt: GroundTruth | None, out: str | Path,
     protocol = next(iter(runs.values())).get("protocol", "anet")
     intro = (f"mAP (%) per tIoU under the {protocol} protocol, {next(iter(runs.values()))['num_videos']} videos. "
              "The paper's rows are THUMOS14 validation (Table 7), for reference only: other data, other features.")
-    md = [f"# {title}", "", intro, "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    md += ["| " + " | ".join(r) + " |" for r in rows]
-    md += ["", *[f"![{n}]({n}.png)" for n in images]]
+    class_head, class_rows = _per_class_table(runs, i05)
+    md = [f"# {title}", "", intro, "", *_md_table(head, rows), "", "## Per-class AP (%)", "",
+          *_md_table(class_head, class_rows), "", *[f"![{n}]({n}.png)" for n in images]]
     (out / "report.md").write_text("\n".join(md) + "\n")
-    cells = "".join(f"<th>{html.escape(h)}</th>" for h in head)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows)
     imgs = "".join(f'<h3>{html.escape(n.replace("_", " "))}</h3><img src="data:image/png;base64,{b}">'
                    for n, b in images.items())
     page = (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
@@ -164,7 +185,8 @@ def write_report(runs: dict[str, dict], gt: GroundTruth | None, out: str | Path,
             "td,th{padding:2px 8px;text-align:right}td:first-child{text-align:left}"
             "table{border-collapse:collapse}tr:nth-child(even){background:#f3f3f3}img{max-width:100%}</style>"
             f"</head><body><h1>{html.escape(title)}</h1><p>{html.escape(intro)}</p>"
-            f"<table><tr>{cells}</tr>{body}</table>{imgs}</body></html>")
+            f"{_html_table(head, rows)}<h2>Per-class AP (%)</h2>{_html_table(class_head, class_rows)}"
+            f"{imgs}</body></html>")
     (out / "index.html").write_text(page)
     return out / "index.html"
 

@@ -156,3 +156,14 @@ def test_unreadable_image_is_named(tmp_path):
                            batch_size=2, resize=32, image_size=28, workers=0)
     with pytest.raises(ActionhasError, match="broken.png: unreadable image"):
         train_images(cfg, progress=False)
+
+
+def test_training_can_start_from_local_weights(image_data, tmp_path):
+    donor = build_network("small_gap", 10)  # another class count: only the backbone carries over
+    torch.save(donor.state_dict(), tmp_path / "pretrained.pth")
+    cfg = _cfg(image_data, tmp_path / "run", [0], ([0.5] * 3, [0.25] * 3), epochs=1)
+    cfg.lr, cfg.init_weights = 0.0, str(tmp_path / "pretrained.pth")
+    run = train_images(cfg, progress=False)
+    trained = torch.load(run / "checkpoint.pt", weights_only=True)["model"]
+    assert torch.equal(trained["features.0.0.weight"], donor.state_dict()["features.0.0.weight"])
+    assert trained["classifier.weight"].shape == (4, 128)

@@ -32,7 +32,7 @@ from actionhas.atomic import torch_save_atomic
 from actionhas.errors import ActionhasError
 from actionhas.hiding import PatchHiding
 from actionhas.image.data import IMAGENET_MEAN, IMAGENET_STD, TrainImages, image_folder, load_image, resize
-from actionhas.image.networks import ARCHITECTURES, CAMNet, build_network
+from actionhas.image.networks import ARCHITECTURES, CAMNet, build_network, load_weights
 from actionhas.train import epoch_generator
 
 
@@ -59,6 +59,7 @@ class ImageTrainConfig:
     seed: int = 0
     workers: int = 4
     device: str = "cpu"
+    init_weights: str | None = None
 
 
 def measure_mean_std(items, size: int, progress: bool = True) -> tuple[list[float], list[float]]:
@@ -108,7 +109,12 @@ def train_images(cfg: ImageTrainConfig, resume: bool = False, progress: bool = T
         (run / "config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=1))
         (run / "log.jsonl").write_text("")
     torch.manual_seed(cfg.seed)
-    model = build_network(cfg.arch, len(classes), cfg.pool).to(cfg.device)
+    model = build_network(cfg.arch, len(classes), cfg.pool)
+    if cfg.init_weights and ckpt is None:
+        left = load_weights(model, cfg.init_weights, backbone_only=True)
+        if left:
+            print(f"{cfg.init_weights}: classifier left at its initialisation ({len(classes)} classes here)")
+    model = model.to(cfg.device)
     input_hider = attach_hiding(model, cfg)
     opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
     if ckpt is not None:
@@ -172,6 +178,8 @@ def build_parser() -> argparse.ArgumentParser:
                                 ("momentum", float, 0.9), ("weight-decay", float, 5e-4), ("batch-size", int, 128),
                                 ("resize", int, 256), ("image-size", int, 224), ("seed", int, 0), ("workers", int, 4)):
         p.add_argument("--" + name, type=kind, default=default, help=f"(default: {default})")
+    p.add_argument("--init-weights", help="start from this local state dict (e.g. a pretrained backbone; the "
+                                          "classifier may differ); read with weights_only=True")
     p.add_argument("--mean-std", default="imagenet", help="'imagenet' or 'auto' (measured on the training images)")
     p.add_argument("--device", default="cpu")
     return p
