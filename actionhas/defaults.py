@@ -4,7 +4,6 @@ Each run writes all of them, defaults included, into its config.json.
 """
 
 FEATURES_PER_SECOND = 10.0  # C3D fc7 features per second of video, each over 16 frames
-CLIP_LENGTH = 16            # frames per C3D clip
 LENGTH = 2000               # features sampled uniformly per video for training
 SEGMENTS = 20               # equal segments the sampled sequence is split into (100 features each)
 HIDE_PROB = 0.5             # probability of hiding each segment; 0 is the paper's Video-full

@@ -50,7 +50,7 @@ def write_shape_video(path: Path, seconds: float, fps: int, size: tuple[int, int
 def _step(name: str, entry, args: list[str]) -> None:
     print(f"\n$ python -m actionhas.{name} " + " ".join(args), flush=True)
     code = cli.run(entry.main, args)
-    if code not in (0,):
+    if code != 0:
         raise ActionhasError(f"demo stage '{name}' exited with status {code}")
 
 

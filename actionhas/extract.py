@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from actionhas import cli
+from actionhas import cli, defaults
 from actionhas.errors import ActionhasError
 from feature_extraction.c3d import C3D, POOL5_MODES
 from feature_extraction.npy_import import import_npy
@@ -49,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--random-weights", action="store_true",
                    help="random C3D (tests and demos only; recorded in the store's extractor)")
     p.add_argument("--pool5", choices=POOL5_MODES, help="pool5 convention (default: the weights file's own)")
-    p.add_argument("--features-per-second", type=float, default=10.0)
+    p.add_argument("--features-per-second", type=float, default=defaults.FEATURES_PER_SECOND)
     p.add_argument("--batch-size", type=int, default=16, help="clips per forward pass")
     p.add_argument("--device", default="cpu")
     p.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"], default="auto",
@@ -80,11 +80,12 @@ def _main_extract(argv) -> int:
     if args.device == "cpu":
         print("note: C3D runs about 3 clips/s on 2 CPU cores; real collections want --device cuda", file=sys.stderr)
     failures = extract(paths, args.out, model, extractor, opts, overwrite=args.overwrite)
-    print(f"store {args.out}: {len(paths) - len([f for f in failures.values()])} of {len(paths)} videos of this run "
-          f"available; {len(failures)} failed")
-    for vid, rec in sorted(failures.items()):
+    failed = {vid: rec for vid, rec in failures.items() if vid in {p.stem for p in paths}}
+    print(f"store {args.out}: {len(paths) - len(failed)} of the {len(paths)} videos of this run are in it; "
+          f"{len(failed)} failed")
+    for vid, rec in sorted(failed.items()):
         print(f"  failed: {rec['file']}: {rec['reason']}")
-    return 1 if failures else 0
+    return 1 if failed else 0
 
 
 def _main_merge(argv) -> int:

@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -242,7 +243,7 @@ def extract(paths: list[Path], out: str | Path, model: C3D, extractor: str, opts
     out.parent.mkdir(parents=True, exist_ok=True)
     info = StoreInfo(4096, opts.features_per_second, extractor)
     ids = [p.stem for p in paths]
-    dup = {i for i in ids if ids.count(i) > 1}
+    dup = {i for i, n in Counter(ids).items() if n > 1}
     if dup:
         raise ActionhasError(f"several files share the video id(s) {sorted(dup)[:3]} (ids are file stems)")
     partial = _partial_dir(out)
