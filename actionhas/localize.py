@@ -8,7 +8,8 @@ every maximal run of features with CAM >= threshold * max(CAM) becomes one insta
 [times[first] - step/2, times[last] + step/2] (step = 1 / features_per_second, clipped to the
 video), scored by the mean CAM over the run times the class probability of the video, so that
 instances of confidently recognised videos rank first. Classes are the video's ground-truth
-classes with ``--labels`` (the paper's setting) or the ``--top-k`` predicted ones.
+classes with ``--labels`` (the paper's setting) or the predicted ones: the ``--top-k`` most
+probable, or every class with probability >= ``--min-prob``.
 """
 from __future__ import annotations
 
@@ -67,9 +68,18 @@ def video_cam(model, features: np.ndarray, device: str = "cpu") -> tuple[np.ndar
     return cam.cpu().numpy(), probs.cpu().numpy()
 
 
+def predicted_classes(probs: np.ndarray, top_k: int = 1, min_prob: float | None = None) -> list[int]:
+    """The ``top_k`` most probable classes, or with ``min_prob`` every class at least that
+    probable (the most probable one when none is)."""
+    ranked = np.argsort(-probs, kind="stable")
+    if min_prob is None:
+        return list(ranked[:top_k])
+    return [int(c) for c in ranked if probs[c] >= min_prob] or [int(ranked[0])]
+
+
 def localize(run: str | Path, features: str | Path, subset: str | None = "test", labels: str | None = None,
              top_k: int = 1, threshold: float | None = None, device: str = "cpu",
-             save_cams: str | Path | None = None, progress: bool = True) -> pd.DataFrame:
+             save_cams: str | Path | None = None, progress: bool = True, min_prob: float | None = None) -> pd.DataFrame:
     """Predictions (video, label, start, end, score) for the store's videos of ``subset``."""
     model, cfg, classes, _ = load_run(run, device)
     threshold = defaults.THRESHOLD if threshold is None else threshold
@@ -98,7 +108,7 @@ def localize(run: str | Path, features: str | Path, subset: str | None = "test",
         times = store.times(vid)
         cam, probs = video_cam(model, feats, device)
         if names is None:
-            chosen = list(np.argsort(-probs, kind="stable")[:top_k])
+            chosen = predicted_classes(probs, top_k, min_prob)
         else:
             chosen = [index[n] for n in names if n in index]
             skipped += len(names) - len(chosen)
@@ -128,6 +138,8 @@ def build_parser() -> argparse.ArgumentParser:
                                     "setting); 'thumos14' for the shipped annotations. Without it, "
                                     "the --top-k predicted classes of every video are localized")
     p.add_argument("--top-k", type=int, default=1, help="predicted classes localized per video without --labels")
+    p.add_argument("--min-prob", type=float, help="without --labels: localize every class at least this probable "
+                                                  "(instead of --top-k; the top class when none is)")
     p.add_argument("--threshold", type=float, default=defaults.THRESHOLD, help="CAM threshold as a fraction of its max")
     p.add_argument("--device", default="cpu")
     p.add_argument("--save-cams", help="also write every video's CAMs to this HDF5 file (for the report)")
@@ -137,7 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     preds = localize(args.run, args.features, args.subset, args.labels, args.top_k, args.threshold,
-                     args.device, args.save_cams)
+                     args.device, args.save_cams, min_prob=args.min_prob)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     write_predictions(preds, args.out, extra={"run": str(args.run), "threshold": args.threshold})
     print(f"{len(preds)} instances in {preds['video'].nunique()} videos written to {args.out}")

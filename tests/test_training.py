@@ -135,6 +135,14 @@ def test_predicted_classes_without_labels(small_store, tmp_path):
     assert preds.groupby("video")["label"].nunique().max() <= 2 and preds["video"].nunique() == 90
 
 
+def test_predicted_classes_by_rank_or_probability():
+    from actionhas.localize import predicted_classes
+    probs = np.array([0.1, 0.5, 0.3, 0.1])
+    assert predicted_classes(probs, top_k=2) == [1, 2]
+    assert predicted_classes(probs, min_prob=0.25) == [1, 2]
+    assert predicted_classes(probs, min_prob=0.9) == [1]
+
+
 def test_store_with_another_feature_dim_is_refused(small_store, tmp_path):
     store, gt, _ = small_store
     run = train(_cfg(store, gt, tmp_path / "run", epochs=1), progress=False)
