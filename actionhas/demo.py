@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -87,10 +88,11 @@ def main(argv=None) -> int:
     for name, hide in runs.items():
         print(f"\n== 3. {name}: train, localize, evaluate")
         run = out / name
+        shutil.rmtree(run, ignore_errors=True)  # the demo's own folder: every run starts afresh
         # the generated videos last 40-90 s (400-900 features): 500 samples keep every feature
         _step("train", train, ["--features", str(store), "--labels", str(gt_path), "--out", str(run),
                                "--hide-prob", hide, "--length", "500", "--epochs", epochs, "--seed", str(args.seed),
-                               "--val-subset", "test", "--workers", "0"] + (["--resume"] if (run / "checkpoint.pt").exists() else []))
+                               "--val-subset", "test", "--workers", "0"])
         _step("localize", localize, ["--run", str(run), "--features", str(store), "--labels", str(gt_path),
                                      "--subset", "test", "--out", str(run / "predictions.json"),
                                      "--save-cams", str(run / "cams.h5")])
