@@ -183,11 +183,18 @@ def _write_atomic_h5(path: Path, info: StoreInfo, vid: str, feats, times, durati
     os.replace(tmp, path)
 
 
+def _open_existing(path: Path) -> h5py.File:
+    try:
+        return h5py.File(path, "r")
+    except OSError:
+        raise ActionhasError(f"{path}: exists but is not a readable feature store (move it or choose another --out)") from None
+
+
 def _finished(out: Path) -> set[str]:
     """Videos already in the finished store or in its work-in-progress folder."""
     done = set()
     if out.exists():
-        with h5py.File(out, "r") as f:
+        with _open_existing(out) as f:
             done |= set(f["videos"].keys())
     partial = _partial_dir(out)
     if partial.is_dir():
@@ -202,7 +209,7 @@ def assemble(out: Path, info: StoreInfo, drop: set[str] = frozenset()) -> dict[s
     failures: dict[str, dict] = {}
     with create_store(tmp, info) as dst:
         if out.exists():
-            with h5py.File(out, "r") as src:
+            with _open_existing(out) as src:
                 _check_info(out, src, info)
                 for vid in src["videos"]:
                     if vid not in drop:
@@ -246,12 +253,12 @@ def extract(paths: list[Path], out: str | Path, model: C3D, extractor: str, opts
     dup = {i for i, n in Counter(ids).items() if n > 1}
     if dup:
         raise ActionhasError(f"several files share the video id(s) {sorted(dup)[:3]} (ids are file stems)")
+    done = set() if overwrite else _finished(out)
     partial = _partial_dir(out)
     partial.mkdir(exist_ok=True)
     if overwrite:
         for vid in ids:
             (partial / f"{vid}.h5").unlink(missing_ok=True)
-    done = set() if overwrite else _finished(out)
     todo = [p for p in paths if p.stem not in done]
     runner, prep = ClipRunner(model, opts), Preprocess(opts.mean_cube)
     failed = 0

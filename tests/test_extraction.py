@@ -221,6 +221,15 @@ def test_import_npy_features_with_i3d_timing(tmp_path):
     assert store.info.extractor == "imported:i3d"
 
 
+def test_existing_out_that_is_not_a_store_is_a_clear_error(weights_file, videos, tmp_path, capsys):
+    (tmp_path / "notes.h5").write_text("my notes")
+    from actionhas import cli
+    assert cli.run(extract_cli.main, [str(videos), "--out", str(tmp_path / "notes.h5"), "--weights", str(weights_file)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == f"error: {tmp_path / 'notes.h5'}: exists but is not a readable feature store (move it or choose another --out)"
+    assert (tmp_path / "notes.h5").read_text() == "my notes" and not (tmp_path / "notes.h5.partial").exists()
+
+
 def test_extract_refuses_to_run_without_weights(videos, tmp_path):
     with pytest.raises(SystemExit):
         extract_cli.main([str(videos), "--out", str(tmp_path / "s.h5")])
