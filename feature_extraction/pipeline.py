@@ -253,7 +253,8 @@ def extract(paths: list[Path], out: str | Path, model: C3D, extractor: str, opts
     dup = {i for i, n in Counter(ids).items() if n > 1}
     if dup:
         raise ActionhasError(f"several files share the video id(s) {sorted(dup)[:3]} (ids are file stems)")
-    done = set() if overwrite else _finished(out)
+    finished = _finished(out)  # also refuses, before any work, an --out that is not a store
+    done = set() if overwrite else finished
     partial = _partial_dir(out)
     partial.mkdir(exist_ok=True)
     if overwrite:
