@@ -62,10 +62,8 @@ def cam_to_segments(cam: np.ndarray, times: np.ndarray, threshold: float = defau
 @torch.no_grad()
 def video_cam(model, features: np.ndarray, device: str = "cpu") -> tuple[np.ndarray, np.ndarray]:
     """(C, n) CAM and (C,) class probabilities of one video's full feature sequence."""
-    x = torch.from_numpy(features).unsqueeze(0).to(device)
-    cam = model.cam(x)[0]
-    probs = torch.softmax(model(x)[0], dim=0)
-    return cam.cpu().numpy(), probs.cpu().numpy()
+    logits, cam = model.logits_and_cam(torch.from_numpy(features).unsqueeze(0).to(device))
+    return cam[0].cpu().numpy(), torch.softmax(logits[0], dim=0).cpu().numpy()
 
 
 def predicted_classes(probs: np.ndarray, top_k: int = 1, min_prob: float | None = None) -> list[int]:

@@ -30,14 +30,23 @@ class HaSNet(nn.Module):
         h = F.relu(self.conv1(x.transpose(1, 2)))
         return F.relu(self.conv2(self.dropout(h)))
 
+    def _pool(self, maps: Tensor) -> Tensor:
+        return maps.amax(dim=2) if self.pool == "max" else maps.mean(dim=2)
+
+    def _cam(self, maps: Tensor) -> Tensor:
+        return torch.einsum("ci,bit->bct", self.classifier.weight, maps)
+
     def forward(self, x: Tensor) -> Tensor:
-        maps = self.feature_maps(x)
-        pooled = maps.amax(dim=2) if self.pool == "max" else maps.mean(dim=2)
-        return self.classifier(self.dropout(pooled))
+        return self.classifier(self.dropout(self._pool(self.feature_maps(x))))
 
     def cam(self, x: Tensor) -> Tensor:
         """(B, T, D) -> (B, C, T) class activation maps, without the classifier bias."""
-        return torch.einsum("ci,bit->bct", self.classifier.weight, self.feature_maps(x))
+        return self._cam(self.feature_maps(x))
+
+    def logits_and_cam(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """(B, C) logits and (B, C, T) CAMs from one pass over the sequence."""
+        maps = self.feature_maps(x)
+        return self.classifier(self.dropout(self._pool(maps))), self._cam(maps)
 
 
 def multilabel_cross_entropy(logits: Tensor, labels: Tensor) -> Tensor:

@@ -31,6 +31,14 @@ class StoreInfo:
     extractor: str
 
 
+def read_info(f: h5py.File, path: str | Path) -> StoreInfo:
+    """The file attributes of an open store; an error naming ``path`` when one is missing."""
+    try:
+        return StoreInfo(int(f.attrs["feature_dim"]), float(f.attrs["features_per_second"]), str(f.attrs["extractor"]))
+    except KeyError as e:
+        raise StoreError(f"{path}: missing file attribute {e.args[0]!r}") from None
+
+
 def create_store(path: str | Path, info: StoreInfo) -> h5py.File:
     """Open a new store for writing (truncating ``path``) with its file attributes set."""
     f = h5py.File(path, "w")
@@ -70,11 +78,7 @@ class FeatureStore:
         self._file: h5py.File | None = None
         self._pid = -1
         f = self.file
-        try:
-            self.info = StoreInfo(int(f.attrs["feature_dim"]), float(f.attrs["features_per_second"]),
-                                  str(f.attrs["extractor"]))
-        except KeyError as e:
-            raise StoreError(f"{self.path}: missing file attribute {e.args[0]!r}") from None
+        self.info = read_info(f, self.path)
         if "videos" not in f:
             raise StoreError(f"{self.path}: no /videos group")
         self.video_ids = sorted(f["videos"].keys())
@@ -93,9 +97,6 @@ class FeatureStore:
         state = self.__dict__.copy()
         state["_file"], state["_pid"] = None, -1
         return state
-
-    def __contains__(self, video_id: str) -> bool:
-        return video_id in self.file["videos"]
 
     def _group(self, video_id: str) -> h5py.Group:
         try:

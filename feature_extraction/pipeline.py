@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from actionhas.atomic import write_text_atomic
 from actionhas.errors import ActionhasError
-from actionhas.store import StoreInfo, create_store, write_video
+from actionhas.store import StoreInfo, create_store, read_info, write_video
 from feature_extraction.c3d import C3D
 from feature_extraction.decoding import DecodeError, FrameStream
 from feature_extraction.sampling import CLIP_LENGTH, clip_centres, clip_frames, clip_times
@@ -236,10 +236,10 @@ def assemble(out: Path, info: StoreInfo, drop: set[str] = frozenset()) -> dict[s
 
 
 def _check_info(path: Path, f: h5py.File, info: StoreInfo) -> None:
-    if int(f.attrs["feature_dim"]) != info.feature_dim or \
-            abs(float(f.attrs["features_per_second"]) - info.features_per_second) > 1e-9:
-        raise ActionhasError(f"{path}: existing store has feature_dim {f.attrs['feature_dim']} at "
-                             f"{f.attrs['features_per_second']}/s; this run makes {info.feature_dim} at "
+    have = read_info(f, path)
+    if have.feature_dim != info.feature_dim or abs(have.features_per_second - info.features_per_second) > 1e-9:
+        raise ActionhasError(f"{path}: existing store has feature_dim {have.feature_dim} at "
+                             f"{have.features_per_second}/s; this run makes {info.feature_dim} at "
                              f"{info.features_per_second}/s (use another --out)")
 
 
@@ -289,7 +289,7 @@ def merge(stores: list[Path], out: Path) -> int:
     if not stores:
         raise ActionhasError("merge: no stores given")
     with h5py.File(stores[0], "r") as f:
-        info = StoreInfo(int(f.attrs["feature_dim"]), float(f.attrs["features_per_second"]), str(f.attrs["extractor"]))
+        info = read_info(f, stores[0])
     tmp = out.with_name(out.name + ".tmp")
     seen: dict[str, Path] = {}
     with create_store(tmp, info) as dst:

@@ -49,16 +49,16 @@ class CAMNet(nn.Module):
                 x = self.hiding(x, generator, fill=x.mean(dim=(0, 2, 3)).detach())
         return x
 
+    def _pool(self, maps: Tensor) -> Tensor:
+        return maps.mean(dim=(2, 3)) if self.pool == "avg" else maps.amax(dim=(2, 3))
+
     def forward(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
-        maps = self.feature_maps(x, generator)
-        pooled = maps.mean(dim=(2, 3)) if self.pool == "avg" else maps.amax(dim=(2, 3))
-        return self.classifier(pooled)
+        return self.classifier(self._pool(self.feature_maps(x, generator)))
 
     def cam(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """(B, C, h, w) class activation maps and (B, C) logits of one pass."""
         maps = self.feature_maps(x)
-        pooled = maps.mean(dim=(2, 3)) if self.pool == "avg" else maps.amax(dim=(2, 3))
-        return torch.einsum("cm,bmhw->bchw", self.classifier.weight, maps), self.classifier(pooled)
+        return torch.einsum("cm,bmhw->bchw", self.classifier.weight, maps), self.classifier(self._pool(maps))
 
 
 def alexnet_gap(num_classes: int = 1000, pool: str = "avg") -> CAMNet:
