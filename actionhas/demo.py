@@ -19,33 +19,12 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 
 from actionhas import cli, evaluate, extract, localize, report, train
 from actionhas.errors import ActionhasError
 from actionhas.annotations import write_anet_gt
 from actionhas.synthetic import SyntheticSpec, make_feature_store
-
-
-def write_shape_video(path: Path, seconds: float, fps: int, size: tuple[int, int], seed: int) -> None:
-    """An H.264 video of a coloured square moving over a textured background."""
-    import av
-
-    rng = np.random.default_rng(seed)
-    w, h = size
-    background = rng.integers(0, 80, size=(h, w, 3), dtype=np.uint8)
-    colour = rng.integers(120, 255, size=3, dtype=np.uint8)
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
-        for i in range(int(seconds * fps)):
-            img = background.copy()
-            x = int((w - 24) * (0.5 + 0.5 * np.sin(2 * np.pi * i / fps)))
-            img[h // 2 - 12:h // 2 + 12, x:x + 24] = colour
-            for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
+from actionhas.video_writer import write_test_video
 
 
 def _step(name: str, entry, args: list[str]) -> None:
@@ -71,7 +50,8 @@ def main(argv=None) -> int:
     videos.mkdir(exist_ok=True)
     n_videos, seconds = (2, 1.0) if args.quick else (3, 1.5)
     for i in range(n_videos):
-        write_shape_video(videos / f"shapes_{i}.mp4", seconds, 30, (160, 120), args.seed + i)
+        write_test_video(videos / f"shapes_{i}.mp4", int(seconds * 30), 30, (160, 120), seed=args.seed + i,
+                         pattern="square")
     _step("extract", extract, [str(videos), "--out", str(out / "videos_c3d.h5"), "--random-weights",
                                "--seed", str(args.seed), "--batch-size", "8"])
 

@@ -10,19 +10,15 @@ the card's bf16 peak (``--peak-tflops``, e.g. 989 for an H100 SXM) that C3D reac
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from conftest import write_video  # noqa: E402  (the tests' PyAV video writer)
-
-from feature_extraction.c3d import C3D  # noqa: E402
-from feature_extraction.pipeline import ClipRunner, ExtractOptions, Preprocess, extract_video  # noqa: E402
-
+from actionhas.video_writer import write_test_video
+from feature_extraction.c3d import C3D
+from feature_extraction.pipeline import ClipRunner, ExtractOptions, Preprocess, extract_video
 
 
 def gflop_per_clip(model: C3D) -> float:
@@ -54,7 +50,7 @@ def main() -> None:
     opts = ExtractOptions(batch_size=args.batch_size, device=args.device, precision=args.precision)
     runner = ClipRunner(model, opts)
     with tempfile.TemporaryDirectory() as tmp:
-        video = write_video(Path(tmp) / "bench.mp4", int(args.seconds * 30), 30, size=(320, 180))
+        video = write_test_video(Path(tmp) / "bench.mp4", int(args.seconds * 30), 30, size=(320, 180))
         clip = torch.rand(1, 3, 16, 112, 112)
         runner([clip[0]] * args.batch_size)  # warm-up
         t0 = time.perf_counter()

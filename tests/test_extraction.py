@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from actionhas import extract as extract_cli
 from actionhas.errors import ActionhasError
 from actionhas.store import FeatureStore
-from conftest import write_video
+from actionhas.video_writer import write_test_video as write_video
 from feature_extraction.c3d import C3D
 from feature_extraction.decoding import DecodeTimeout, FrameStream
 from feature_extraction.npy_import import import_npy
