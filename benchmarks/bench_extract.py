@@ -54,7 +54,7 @@ def main() -> None:
         clip = torch.rand(1, 3, 16, 112, 112)
         runner([clip[0]] * args.batch_size)  # warm-up
         t0 = time.perf_counter()
-        feats, *_ = extract_video(video, runner, Preprocess(), opts)
+        feats = extract_video(video, runner, Preprocess(), opts).features
         pipeline = len(feats) / (time.perf_counter() - t0)
     batches = max(1, len(feats) // args.batch_size)
     t0 = time.perf_counter()

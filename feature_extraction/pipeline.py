@@ -47,6 +47,22 @@ class ExtractOptions:
     dtype: str = "float16"
 
 
+@dataclass
+class ExtractedVideo:
+    """One video's features and what the store records about it.
+
+    attrs: per-video attributes written into its store group besides duration and fps
+    (frames_reported, frames_decoded, truncated); warning: a line for the user, or None.
+    """
+
+    features: np.ndarray   # (n, 4096) float32
+    times: np.ndarray      # (n,) float64 seconds, window centres
+    duration: float        # seconds
+    fps: float
+    attrs: dict
+    warning: str | None = None
+
+
 class Preprocess:
     """RGB uint8 frames -> BGR float 128x171 (bilinear); clips -> mean-subtracted 112x112 centre crops."""
 
@@ -94,8 +110,8 @@ class ClipRunner:
 
 
 def extract_video(path: Path, runner: ClipRunner, prep: Preprocess, opts: ExtractOptions,
-                  on_batch=None) -> tuple[np.ndarray, np.ndarray, float, float, str | None]:
-    """(features (n, 4096), times (n,), duration s, fps, warning or None) of one video."""
+                  on_batch=None) -> ExtractedVideo:
+    """The features of one video, decoded once in a background thread."""
     stream = FrameStream(path, timeout=opts.decode_timeout)
     try:
         return _extract_stream(path, stream, runner, prep, opts, on_batch)
@@ -104,7 +120,7 @@ def extract_video(path: Path, runner: ClipRunner, prep: Preprocess, opts: Extrac
 
 
 def _extract_stream(path: Path, stream: FrameStream, runner: ClipRunner, prep: Preprocess, opts: ExtractOptions,
-                    on_batch) -> tuple[np.ndarray, np.ndarray, float, float, str | None]:
+                    on_batch) -> ExtractedVideo:
     fps, n_frames = stream.fps, stream.reported_frames
     try:
         windows = clip_frames(clip_centres(n_frames, fps, opts.features_per_second), n_frames)
@@ -150,7 +166,8 @@ def _extract_stream(path: Path, stream: FrameStream, runner: ClipRunner, prep: P
         for w in windows[next_win:]:
             take(w)
     flush()
-    return np.concatenate(out), clip_times(centres, fps), decoded / fps, fps, warning
+    attrs = {"frames_reported": int(n_frames), "frames_decoded": int(decoded), "truncated": bool(warning)}
+    return ExtractedVideo(np.concatenate(out), clip_times(centres, fps), decoded / fps, fps, attrs, warning)
 
 
 def list_videos(source: str | Path) -> list[Path]:
@@ -176,11 +193,21 @@ def _partial_dir(out: Path) -> Path:
     return out.with_name(out.name + ".partial")
 
 
-def _write_atomic_h5(path: Path, info: StoreInfo, vid: str, feats, times, duration, fps, dtype) -> None:
+def save_video(out: Path, info: StoreInfo, vid: str, video: ExtractedVideo, dtype) -> None:
+    """Write one finished video into the work-in-progress folder, atomically."""
+    path = _partial_dir(out) / f"{vid}.h5"
     tmp = path.with_name(path.name + ".tmp")
     with create_store(tmp, info) as f:
-        write_video(f, vid, feats, times, duration, fps, dtype=dtype)
+        write_video(f, vid, video.features, video.times, video.duration, video.fps, dtype=dtype)
+        f["videos"][vid].attrs.update(video.attrs)
     os.replace(tmp, path)
+    (_partial_dir(out) / f"{vid}.failed.json").unlink(missing_ok=True)
+
+
+def save_failure(out: Path, vid: str, path: Path, reason: str) -> None:
+    """Record a video that could not be extracted (its reason is listed at the end and kept in the store)."""
+    write_text_atomic(_partial_dir(out) / f"{vid}.failed.json",
+                      json.dumps({"video": vid, "file": str(path), "reason": reason}))
 
 
 def _open_existing(path: Path) -> h5py.File:
@@ -268,16 +295,15 @@ def extract(paths: list[Path], out: str | Path, model: C3D, extractor: str, opts
     clips = tqdm(desc="clips", unit="clip", disable=not progress, leave=False)
     for path in bar:
         vid = path.stem
-        (partial / f"{vid}.failed.json").unlink(missing_ok=True)
         try:
-            feats, times, duration, fps, warning = extract_video(path, runner, prep, opts, clips.update)
-            if warning:
-                tqdm.write(f"warning: {warning}")
-            _write_atomic_h5(partial / f"{vid}.h5", info, vid, feats, times, duration, fps, opts.dtype)
+            video = extract_video(path, runner, prep, opts, clips.update)
+            if video.warning:
+                tqdm.write(f"warning: {video.warning}")
+            save_video(out, info, vid, video, opts.dtype)
         except (DecodeError, OSError, RuntimeError) as e:
             failed += 1
             reason = (str(e).splitlines()[0] if str(e) else type(e).__name__).removeprefix(f"{path}: ")
-            write_text_atomic(partial / f"{vid}.failed.json", json.dumps({"video": vid, "file": str(path), "reason": reason}))
+            save_failure(out, vid, path, reason)
             tqdm.write(f"failed: {path}: {reason}")
         bar.set_postfix(clips_per_s=f"{runner.clips_done / max(time.time() - t0, 1e-9):.1f}", failed=failed)
     clips.close()

@@ -127,9 +127,10 @@ def _direct_fc7(model, path, fps_feat=10.0):
 @pytest.mark.parametrize("name", ["h264_30fps.mp4", "mpeg4_25fps.avi"])
 def test_batched_pipeline_equals_per_clip_computation(c3d, videos, name):
     opts = ExtractOptions(batch_size=4)
-    feats, times, duration, fps, warning = extract_video(videos / name, ClipRunner(c3d, opts), Preprocess(), opts)
+    video = extract_video(videos / name, ClipRunner(c3d, opts), Preprocess(), opts)
+    feats, times, duration = video.features, video.times, video.duration
     direct = _direct_fc7(c3d, videos / name)
-    assert warning is None and feats.shape == direct.shape == (10, 4096)
+    assert video.warning is None and feats.shape == direct.shape == (10, 4096)
     np.testing.assert_allclose(feats, direct, rtol=1e-4, atol=1e-4 * np.abs(direct).max())
     assert duration == pytest.approx(1.0) and np.all(np.diff(times) > 0)
 
