@@ -1,11 +1,52 @@
 """What every command shares: one-line errors and warnings, and a non-zero exit on failure."""
 from __future__ import annotations
 
+import argparse
 import sys
 import warnings
 from typing import Callable, Sequence
 
 from actionhas.errors import ActionhasError
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """``--help`` shows the module docstring as written and every option's default."""
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {text}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    """argparse type: an integer >= 0."""
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return value
+
+
+def unit_fraction(text: str) -> float:
+    """argparse type: a number in [0, 1]."""
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must lie in [0, 1], got {text}")
+    return value
+
+
+def check_device(device: str) -> None:
+    """Refuse, before any work, a device this torch cannot use (``--device cuda`` on a CPU-only build)."""
+    import torch
+
+    try:
+        kind = torch.device(device).type
+    except RuntimeError:
+        raise ActionhasError(f"--device {device!r} is not a device (cpu, cuda, cuda:1, ...)") from None
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise ActionhasError(f"--device {device}: this torch build has no usable CUDA device")
 
 
 def _one_line_warning(message, category, filename, lineno, line=None) -> str:

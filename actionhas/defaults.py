@@ -4,12 +4,16 @@ Each run writes all of them, defaults included, into its config.json.
 """
 
 FEATURES_PER_SECOND = 10.0  # C3D fc7 features per second of video, each over 16 frames
+MODEL = "paper"             # the paper's classifier; "basnet" for the background-suppression head
+SUBSET = "validation"       # training videos: THUMOS14's validation split, as the paper
 LENGTH = 2000               # features sampled uniformly per video for training
 SEGMENTS = 20               # equal segments the sampled sequence is split into (100 features each)
 HIDE_PROB = 0.5             # probability of hiding each segment; 0 is the paper's Video-full
 HIDDEN = 500                # kernels in each of the two 1x1 conv layers
 POOL = "max"                # global max pooling, as the paper; "avg" for the GAP variant
 THRESHOLD = 0.5             # CAM threshold as a fraction of its max
+PROPOSALS = "paper"         # one threshold of the CAM; "multi" for the multi-threshold post-processing
+TOP_K = 1                   # without labels, the most probable classes localized per video
 
 # Not given by the paper; chosen for stable training on ~200-1000 videos and exposed as flags.
 OPTIMIZER = "adam"          # Adam, lr below, decoupled from the data scale of C3D features
@@ -22,3 +26,40 @@ LR_STEP = 0                 # if > 0, multiply lr by LR_GAMMA every LR_STEP epoc
 LR_GAMMA = 0.1
 SEED = 0
 WORKERS = 2                 # DataLoader processes reading the store
+DEVICE = "cpu"              # cpu, cuda, cuda:1, ...
+
+# BaS-Net head (Lee, Uh, Byun, AAAI 2020), `--model basnet`: values of its official release
+# (github.com/Pilhyeon/BaSNet-pytorch: model.py, options.py, config.py, main.py) unless noted.
+BASNET_HIDDEN = 2048                # channels of the two 3-wide temporal convs of the CAS network (model.py)
+BASNET_ATTENTION_HIDDEN = 512       # channels of the filtering module's first 1x1 conv (model.py)
+BASNET_DROPOUT = 0.7                # dropout before the CAS network's classifier conv (model.py)
+BASNET_K_RATIO = 8                  # top-k pooling over time with k = T // 8 (model.py, paper)
+BASNET_NORM_WEIGHT = 1e-4           # weight of the attention's L1 norm over time (options.py --alpha)
+BASNET_LR = 1e-4                    # Adam learning rate (options.py --lr)
+BASNET_WEIGHT_DECAY = 5e-4          # Adam weight decay (main.py)
+BASNET_BATCH_SIZE = 16              # videos per step (options.py --batch_size)
+BASNET_STEPS = 1500                 # optimiser steps (options.py: 1500 lrs); 120 epochs of THUMOS14's 200 videos
+BASNET_LENGTH_THUMOS14 = 750        # features sampled per training video on THUMOS14 (config.py num_segments)
+BASNET_LENGTH_ACTIVITYNET = 50      # features sampled per training video on ActivityNet (paper, implementation details)
+BASNET_FEATURES_PER_SECOND = 25 / 16  # two-stream I3D, one 2048-d feature per 16 frames at 25 fps (config.py)
+
+# Multi-threshold proposals with outer-inner-contrastive scores, `--proposals multi`: BaS-Net's
+# official test.py/utils.py and CoLA's (Zhang et al., CVPR 2021, github.com/zhang-can/CoLA core/config.py).
+CLASS_THRESHOLD = 0.25              # classes localized without labels: video score >= this (BaS-Net class_th; CoLA 0.2)
+PROPOSAL_CAS_THRESHOLDS = tuple(round(0.025 * i, 3) for i in range(10))  # 0..0.225, normalised CAS (BaS-Net act_thresh, CoLA)
+PROPOSAL_ATTENTION_THRESHOLDS = tuple(round(0.1 + 0.025 * i, 3) for i in range(33))  # 0.1..0.9, normalised attention (CoLA)
+PROPOSAL_UPSAMPLE = 24              # sequences linearly interpolated to 24 points per feature before thresholding (BaS-Net/CoLA scale)
+PROPOSAL_OUTER_RATIO = 0.25         # outer region on each side, as a fraction of the proposal length (AutoLoc; BaS-Net lambda_)
+PROPOSAL_CLASS_WEIGHT = 0.2         # weight of the video-level class score added to the OIC score (BaS-Net/CoLA gamma)
+PROPOSAL_NMS_IOU = 0.7              # class-wise NMS drops proposals overlapping a kept one by tIoU >= this (BaS-Net; CoLA 0.6)
+PROPOSAL_METHOD = "nms"             # "nms", or "soft-nms" (Gaussian decay)
+SOFT_NMS_SIGMA = 0.5                # Gaussian soft-NMS decay exp(-iou^2 / sigma) (Bodla et al., ICCV 2017; ActionFormer)
+SOFT_NMS_MIN_SCORE = 0.001          # soft-NMS drops proposals whose decayed score falls below this (Bodla et al. code)
+
+# Extraction (`python -m actionhas.extract`): C3D fc7 as the paper (FEATURES_PER_SECOND above), and how it runs.
+EXTRACT_BATCH_SIZE = 16             # clips per forward pass
+EXTRACT_PRECISION = "fp32"          # true fp32 on every device; tf32, bf16 and fp16 only when asked (they change features)
+DECODE_TIMEOUT = 60.0               # seconds without a decoded frame before a video is abandoned as a failure
+MIN_FRAMES = 16                     # videos with fewer decodable frames (one C3D clip) are failures
+STORE_DTYPE = "float16"             # features stored in half precision: THUMOS14's 4096-d fc7 in about 16 GB
+IMPORT_NAME = "npy"                 # `extract import`: what the features are, recorded as extractor "imported:<name>"

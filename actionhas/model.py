@@ -48,6 +48,19 @@ class HaSNet(nn.Module):
         maps = self.feature_maps(x)
         return self.classifier(self.dropout(self._pool(maps))), self._cam(maps)
 
+    # The head protocol the trainer and the localizer use (shared with actionhas.basnet.BaSNet).
+    def loss(self, logits: Tensor, labels: Tensor) -> Tensor:
+        return multilabel_cross_entropy(logits, labels)
+
+    def video_scores(self, logits: Tensor) -> Tensor:
+        return logits
+
+    @torch.no_grad()
+    def predict(self, x: Tensor) -> tuple[Tensor, Tensor, None]:
+        """(B, C) class probabilities, (B, C, T) CAMs, and no attention."""
+        logits, cam = self.logits_and_cam(x)
+        return torch.softmax(logits, dim=1), cam, None
+
 
 def multilabel_cross_entropy(logits: Tensor, labels: Tensor) -> Tensor:
     """Softmax cross-entropy against the label vector normalised to sum 1.

@@ -10,10 +10,11 @@ from actionhas import train as train_cli
 from actionhas.data import mean_feature, sample_uniform
 from actionhas.errors import ActionhasError
 from actionhas.evaluation import evaluate_detection
-from actionhas.localize import cam_to_segments, localize
+from actionhas.localization import LocalizeSettings, cam_to_segments, localize, predicted_classes
 from actionhas.model import HaSNet, multilabel_cross_entropy
 from actionhas.store import FeatureStore, StoreInfo, create_store, write_video
-from actionhas.train import TrainConfig, load_run, train
+from actionhas.video_run import TrainConfig, load_run
+from actionhas.video_training import train
 
 
 def test_sample_uniform_spreads_and_repeats():
@@ -131,12 +132,11 @@ def test_localize_cli_writes_predictions_and_cams(small_store, tmp_path):
 def test_predicted_classes_without_labels(small_store, tmp_path):
     store, gt, _ = small_store
     run = train(_cfg(store, gt, tmp_path / "run", epochs=1), progress=False)
-    preds = localize(run, store, None, None, top_k=2, progress=False)
+    preds = localize(run, store, None, None, LocalizeSettings(top_k=2), progress=False)
     assert preds.groupby("video")["label"].nunique().max() <= 2 and preds["video"].nunique() == 90
 
 
 def test_predicted_classes_by_rank_or_probability():
-    from actionhas.localize import predicted_classes
     probs = np.array([0.1, 0.5, 0.3, 0.1])
     assert predicted_classes(probs, top_k=2) == [1, 2]
     assert predicted_classes(probs, min_prob=0.25) == [1, 2]
@@ -187,3 +187,74 @@ def test_dataset_keeps_the_times_of_the_sampled_features(small_store):
     rows = sample_uniform(store.num_features(vid), 50)
     assert feats.shape == (50, 64) and np.array_equal(times.numpy(), store.times(vid)[rows])
     assert np.array_equal(feats.numpy(), store.features(vid)[rows])
+
+
+def test_resume_after_kill_with_worker_processes_matches_an_uninterrupted_run(small_store, tmp_path):
+    """Default-style settings (DataLoader workers > 0): a kill -9 mid-run, then --resume."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    store, gt, _ = small_store
+    args = ["--features", str(store), "--labels", str(gt), "--length", "200", "--batch-size", "8",
+            "--workers", "2", "--epochs", "6", "--seed", "1"]
+    assert train_cli.main(args + ["--out", str(tmp_path / "straight")]) == 0
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, "-m", "actionhas.train", *args, "--out", str(killed)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    log = killed / "log.jsonl"
+    while proc.poll() is None and not (log.exists() and log.read_text().count("\n") >= 2):
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done = log.read_text().count("\n")
+    assert 2 <= done < 6, "the run must be killed mid-way"
+    assert train_cli.main(args + ["--out", str(killed), "--resume"]) == 0
+    a = torch.load(tmp_path / "straight" / "checkpoint.pt", weights_only=True)["model"]
+    b = torch.load(killed / "checkpoint.pt", weights_only=True)["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert [r["epoch"] for r in map(json.loads, log.read_text().splitlines())] == list(range(6))
+
+
+def test_bad_flag_values_stop_before_any_work(small_store, tmp_path, capsys):
+    store, gt, _ = small_store
+    base = ["--features", str(store), "--labels", str(gt), "--out", str(tmp_path / "run")]
+    for bad in (["--pool", "foo"], ["--hide-prob", "1.5"], ["--model", "x"], ["--epochs", "0"]):
+        with pytest.raises(SystemExit):
+            train_cli.build_parser().parse_args(base + bad)
+        assert bad[0] in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+    if not torch.cuda.is_available():
+        with pytest.raises(ActionhasError, match="--device cuda"):
+            localize_cli.main(["--run", str(tmp_path / "run"), "--features", str(store), "--out",
+                               str(tmp_path / "p.json"), "--device", "cuda"])
+
+
+def test_selection_keeps_the_best_heldout_epoch_and_refuses_reporting_on_it(small_store, tmp_path):
+    import pandas as pd
+
+    store, gt_path, gt = small_store
+    # hold out a third of the training videos as a "heldout" subset with temporal labels
+    data = json.loads(gt_path.read_text())
+    train_videos = sorted(v for v, e in data["database"].items() if e["subset"] == "validation")
+    for vid in train_videos[::4]:
+        data["database"][vid]["subset"] = "heldout"
+    split = tmp_path / "gt_split.json"
+    split.write_text(json.dumps(data))
+    run = train(_cfg(store, split, tmp_path / "sel", epochs=4, select_on="heldout"), progress=False)
+    chosen = json.loads((run / "selection.json").read_text())
+    log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    scores = [r["select_average_mAP"] for r in log]
+    assert chosen["subset"] == "heldout" and chosen["metric"] == "average_mAP"
+    assert chosen["epoch"] == int(np.argmax(scores)) and chosen["value"] == max(scores)
+    selected = torch.load(run / "selected.pt", weights_only=True)
+    model, *_ = load_run(run)
+    assert all(torch.equal(model.state_dict()[k], selected[k]) for k in selected)
+    with pytest.raises(ActionhasError, match="selected on 'heldout'"):
+        localize(run, store, "heldout", str(split), progress=False)
+    preds = localize(run, store, "test", str(split), progress=False)
+    assert isinstance(preds, pd.DataFrame) and len(preds)
+    with pytest.raises(ActionhasError, match="training subset"):
+        train(_cfg(store, split, tmp_path / "bad", select_on="validation"), progress=False)

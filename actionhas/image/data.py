@@ -129,6 +129,9 @@ class TrainImages(Dataset):
         self.items, self.resize_to, self.crop, self.mean, self.std, self.seed = items, resize_to, crop, mean, std, seed
         self.epoch = 0
 
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
     def __len__(self) -> int:
         return len(self.items)
 

@@ -1,0 +1,111 @@
+"""The one place that knows a training run directory, for the video and the image side.
+
+    config.json      every setting of the run, defaults included
+    classes.json     the class names, in the classifier's order
+    checkpoint.pt    weights and optimiser of the last finished epoch (atomically replaced)
+    log.jsonl        one JSON line per finished epoch
+    selected.pt      weights of the epoch chosen on a held-out split (only with model selection)
+    selection.json   which epoch was chosen, on what split and metric, and why
+    mean_feature.npy (video side) the fill of hidden segments, float64 over the training features
+
+``model_state()`` is what localization and evaluation load: the selected weights when the run
+chose an epoch, otherwise the last epoch's.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from actionhas.atomic import torch_save_atomic, write_text_atomic
+from actionhas.errors import ActionhasError
+
+
+class RunDir:
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    def _file(self, name: str) -> Path:
+        return self.path / name
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self._file("checkpoint.pt")
+
+    def has_checkpoint(self) -> bool:
+        return self.checkpoint_path.exists()
+
+    def start(self, config: dict, classes: list[str]) -> None:
+        """Begin a new run: refuse a directory that already holds one."""
+        if self.has_checkpoint():
+            raise ActionhasError(f"{self.path}: already holds a run; use --resume to continue it or another --out")
+        self.path.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(self._file("config.json"), json.dumps(config, indent=1))
+        write_text_atomic(self._file("classes.json"), json.dumps(classes, indent=1))
+        write_text_atomic(self._file("log.jsonl"), "")
+        for stale in ("selected.pt", "selection.json"):
+            self._file(stale).unlink(missing_ok=True)
+
+    def config(self) -> dict:
+        path = self._file("config.json")
+        if not path.exists():
+            raise ActionhasError(f"{self.path}: no config.json (not a training run directory)")
+        return json.loads(path.read_text())
+
+    def classes(self) -> list[str]:
+        return json.loads(self._file("classes.json").read_text())
+
+    def check_resume(self, config: dict, may_change: set[str]) -> None:
+        """Refuse to resume with settings (other than ``may_change``) that differ from config.json."""
+        saved = self.config()
+        diff = [f"{k} ({saved.get(k)!r} -> {v!r})" for k, v in config.items() if k not in may_change and saved.get(k) != v]
+        if diff:
+            raise ActionhasError(f"{self.path}: --resume with settings that differ from the run's config.json: "
+                                 + ", ".join(diff))
+
+    def save_checkpoint(self, state: dict) -> None:
+        torch_save_atomic(state, self.checkpoint_path)
+
+    def load_checkpoint(self) -> dict:
+        import torch
+
+        if not self.has_checkpoint():
+            raise ActionhasError(f"{self.path}: no checkpoint.pt (not a training run directory)")
+        return torch.load(self.checkpoint_path, map_location="cpu", weights_only=True)
+
+    def save_selected(self, model_state: dict, selection: dict) -> None:
+        """Keep the weights of the epoch chosen on the held-out split, and the reason."""
+        torch_save_atomic(model_state, self._file("selected.pt"))
+        write_text_atomic(self._file("selection.json"), json.dumps(selection, indent=1))
+
+    def selection(self) -> dict | None:
+        path = self._file("selection.json")
+        return json.loads(path.read_text()) if path.exists() else None
+
+    def model_state(self) -> dict:
+        """The weights the run stands for: the selected epoch's when it chose one, else the last."""
+        import torch
+
+        if self._file("selected.pt").exists():
+            return torch.load(self._file("selected.pt"), map_location="cpu", weights_only=True)
+        return self.load_checkpoint()["model"]
+
+    def log(self) -> list[dict]:
+        path = self._file("log.jsonl")
+        return [json.loads(ln) for ln in path.read_text().splitlines() if ln.strip()] if path.exists() else []
+
+    def append_log(self, record: dict) -> None:
+        with open(self._file("log.jsonl"), "a") as f:
+            f.write(json.dumps(record) + "\n")
+
+    def trim_log(self, start_epoch: int) -> None:
+        """Drop log lines of epochs the checkpoint does not hold (a run killed between the two writes)."""
+        kept = [r for r in self.log() if r["epoch"] < start_epoch]
+        write_text_atomic(self._file("log.jsonl"), "".join(json.dumps(r) + "\n" for r in kept))
+
+    def save_mean_feature(self, mean: np.ndarray) -> None:
+        np.save(self._file("mean_feature.npy"), mean)
+
+    def mean_feature(self) -> np.ndarray:
+        return np.load(self._file("mean_feature.npy"), allow_pickle=False)
