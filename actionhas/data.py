@@ -10,6 +10,7 @@ from torch.utils.data import Dataset
 from tqdm import tqdm
 
 from actionhas.errors import ActionhasError
+from actionhas.ground_truth import canonical_video_id
 from actionhas.store import FeatureStore
 
 
@@ -25,11 +26,17 @@ def sample_uniform(n: int, length: int) -> np.ndarray:
 
 def select_videos(labels: pd.DataFrame, store: FeatureStore, subset: str | None, classes: list[str] | None = None,
                   what: str = "training") -> pd.DataFrame:
-    """The labelled videos of ``subset`` that the store holds; warn with counts about the rest."""
+    """The labelled videos of ``subset`` that the store holds; warn with counts about the rest.
+
+    Ids match with or without the ``v_`` prefix ActivityNet feature files carry; the returned
+    table names each video as the store does.
+    """
     table = labels if subset is None else labels[labels["subset"] == subset]
     if not len(table):
         raise ActionhasError(f"no {what} videos with subset {subset!r} in the labels "
                              f"(subsets present: {sorted(labels['subset'].unique())})")
+    stored = {canonical_video_id(v): v for v in store.video_ids}  # ActivityNet: "v_<id>" in stores, "<id>" in labels
+    table = table.assign(video=[stored.get(canonical_video_id(v), v) for v in table["video"]])
     present = table["video"].isin(store.video_ids)
     if not present.any():
         raise ActionhasError(f"none of the {len(table)} {what} videos is in {store.path} "

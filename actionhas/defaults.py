@@ -14,6 +14,7 @@ POOL = "max"                # global max pooling, as the paper; "avg" for the GA
 THRESHOLD = 0.5             # CAM threshold as a fraction of its max
 PROPOSALS = "paper"         # one threshold of the CAM; "multi" for the multi-threshold post-processing
 TOP_K = 1                   # without labels, the most probable classes localized per video
+DETECT_MIN_PROB = 0.2       # detect: localize every class the video-level classifier gives at least this probability
 
 # Not given by the paper; chosen for stable training on ~200-1000 videos and exposed as flags.
 OPTIMIZER = "adam"          # Adam, lr below, decoupled from the data scale of C3D features

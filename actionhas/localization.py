@@ -82,10 +82,9 @@ class LocalizeSettings:
 
     def record(self) -> dict:
         """What a predictions file records about how it was made (the report reads ``threshold``)."""
-        out = {"proposals": self.proposals, "threshold": self.threshold}
         if self.proposals == "multi":
-            out.update({"class_threshold": self.class_threshold, **self.multi})
-        return out
+            return {"proposals": "multi", "class_threshold": self.class_threshold, **self.multi}
+        return {"proposals": "paper", "threshold": self.threshold}
 
 
 @torch.no_grad()

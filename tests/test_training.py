@@ -258,3 +258,16 @@ def test_selection_keeps_the_best_heldout_epoch_and_refuses_reporting_on_it(smal
     assert isinstance(preds, pd.DataFrame) and len(preds)
     with pytest.raises(ActionhasError, match="training subset"):
         train(_cfg(store, split, tmp_path / "bad", select_on="validation"), progress=False)
+
+
+def test_activitynet_ids_match_with_or_without_the_v_prefix(tmp_path):
+    from actionhas.data import select_videos
+
+    with create_store(tmp_path / "s.h5", StoreInfo(2, 1.0, "t")) as f:
+        for vid in ("v_abc", "def"):
+            write_video(f, vid, np.ones((3, 2), np.float32), np.array([0.5, 1.5, 2.5]), 3.0, 30)
+    import pandas as pd
+    labels = pd.DataFrame({"video": ["abc", "v_def", "ghi"], "subset": ["training"] * 3, "labels": [["A"], ["B"], ["A"]]})
+    with pytest.warns(UserWarning, match="1 of 3 training videos"):
+        table = select_videos(labels, FeatureStore(tmp_path / "s.h5"), "training")
+    assert list(table["video"]) == ["v_abc", "def"]
