@@ -5,7 +5,9 @@
 2. generates a THUMOS-like feature store in which every action has a short key moment and a
    long, weakly specific body (see actionhas.synthetic);
 3. trains Video-full (--hide-prob 0) and Video-HaS (--hide-prob 0.5) with the same seed,
-   localizes from the CAM, evaluates (ActivityNet protocol) and writes a report with both.
+   localizes from the CAM, evaluates (ActivityNet protocol) and writes a report with both;
+4. trains a small run on the features of the videos of step 1 (classes Bars and Squares) and
+   runs ``detect`` on those video files: raw videos to instances, timelines and a page.
 
 Every stage runs the command-line entry point of that stage with the arguments printed, so the
 demo takes no path the real commands do not.
@@ -19,25 +21,35 @@ import sys
 import time
 from pathlib import Path
 
+import torch
 
-from actionhas import cli, evaluate, extract, localize, report, train
+from actionhas import cli
+from actionhas.detect import main as detect_main
+from actionhas.evaluate import main as evaluate_main
+from actionhas.extract import main as extract_main
+from actionhas.localize import main as localize_main
+from actionhas.report import main as report_main
+from actionhas.train import main as train_main
 from actionhas.errors import ActionhasError
+from actionhas.evaluation import format_table
 from actionhas.annotations import write_anet_gt
 from actionhas.synthetic import SyntheticSpec, make_feature_store
 from actionhas.video_writer import write_test_video
+from feature_extraction.c3d import C3D
+from feature_extraction.weights import save_c3d
 
 
 def _step(name: str, entry, args: list[str]) -> None:
     print(f"\n$ python -m actionhas.{name} " + " ".join(args), flush=True)
-    code = cli.run(entry.main, args)
+    code = cli.run(entry, args)
     if code != 0:
         raise ActionhasError(f"demo stage '{name}' exited with status {code}")
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m actionhas.demo", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--out", default="actionhas_demo", help="output directory (default: ./actionhas_demo)")
+                                formatter_class=cli.HelpFormatter)
+    p.add_argument("--out", default="actionhas_demo", help="output directory")
     p.add_argument("--seed", type=int, default=0, help="seed of the generated data and of both trainings")
     p.add_argument("--quick", action="store_true", help="fewer videos and epochs (about a minute)")
     args = p.parse_args(argv)
@@ -48,12 +60,16 @@ def main(argv=None) -> int:
     print("== 1. extraction on generated videos (random C3D weights; real use wants Sports-1M weights and a GPU)")
     videos = out / "videos"
     videos.mkdir(exist_ok=True)
-    n_videos, seconds = (2, 1.0) if args.quick else (3, 1.5)
-    for i in range(n_videos):
-        write_test_video(videos / f"shapes_{i}.mp4", int(seconds * 30), 30, (160, 120), seed=args.seed + i,
-                         pattern="square")
-    _step("extract", extract, [str(videos), "--out", str(out / "videos_c3d.h5"), "--random-weights",
-                               "--seed", str(args.seed), "--batch-size", "8"])
+    n_videos, seconds = (2, 1.0) if args.quick else (4, 1.5)
+    names = [f"{('squares', 'bars')[i % 2]}_{i}" for i in range(n_videos)]
+    for i, name in enumerate(names):
+        write_test_video(videos / f"{name}.mp4", int(seconds * 30), 30, (160, 120), seed=args.seed + i,
+                         pattern=("square", "bar")[i % 2])
+    weights = out / "c3d_random.pt"  # stands in for c3d.pickle: no Sports-1M file ships with the package
+    torch.manual_seed(args.seed)
+    save_c3d(C3D(), weights)
+    _step("extract", extract_main, [str(videos), "--out", str(out / "videos_c3d.h5"), "--weights", str(weights),
+                                    "--batch-size", "8", "--overwrite"])
 
     print("\n== 2. a generated THUMOS-like feature store (key moments + long weak bodies)")
     spec = SyntheticSpec(seed=args.seed, train_videos=100 if args.quick else 160, test_videos=50 if args.quick else 80)
@@ -70,24 +86,35 @@ def main(argv=None) -> int:
         run = out / name
         shutil.rmtree(run, ignore_errors=True)  # the demo's own folder: every run starts afresh
         # the generated videos last 40-90 s (400-900 features): 500 samples keep every feature
-        _step("train", train, ["--features", str(store), "--labels", str(gt_path), "--out", str(run),
+        _step("train", train_main, ["--features", str(store), "--labels", str(gt_path), "--out", str(run),
                                "--hide-prob", hide, "--length", "500", "--epochs", epochs, "--seed", str(args.seed),
                                "--val-subset", "test", "--workers", "0"])
-        _step("localize", localize, ["--run", str(run), "--features", str(store), "--labels", str(gt_path),
+        _step("localize", localize_main, ["--run", str(run), "--features", str(store), "--labels", str(gt_path),
                                      "--subset", "test", "--out", str(run / "predictions.json"),
                                      "--save-cams", str(run / "cams.h5")])
-        _step("evaluate", evaluate, ["--gt", str(gt_path), "--subset", "test", "--pred", str(run / "predictions.json"),
+        _step("evaluate", evaluate_main, ["--gt", str(gt_path), "--subset", "test", "--pred", str(run / "predictions.json"),
                                      "--out", str(run / "metrics.json")])
 
     print("\n== 4. report")
-    _step("report", report, [a for n in runs for a in ("--run", f"{n}={out / n}")] +
+    _step("report", report_main, [a for n in runs for a in ("--run", f"{n}={out / n}")] +
           ["--gt", str(gt_path), "--subset", "test", "--out", str(out / "report"), "--title", "actionhas demo"])
+
+    print("\n== 5. detect: the videos of step 1, from files to instances (a run trained on their features)")
+    labels = out / "videos_labels.csv"
+    labels.write_text("video,subset,labels\n" + "".join(f"{n},validation,{n.split('_')[0].title()}\n" for n in names))
+    for stale in ("shapes_run", "detect"):  # the demo's own folders: every run starts afresh
+        shutil.rmtree(out / stale, ignore_errors=True)
+    _step("train", train_main, ["--features", str(out / "videos_c3d.h5"), "--labels", str(labels), "--out",
+                           str(out / "shapes_run"), "--epochs", "10", "--length", "16", "--segments", "4",
+                           "--workers", "0", "--seed", str(args.seed)])
+    _step("detect", detect_main, [*(str(videos / f"{n}.mp4") for n in names), "--run", str(out / "shapes_run"),
+                             "--weights", str(weights), "--out", str(out / "detect")])
 
     print(f"\n== done in {time.time() - t0:.0f} s. mAP (%) on the generated test videos:")
     for name in runs:
         m = json.loads((out / name / "metrics.json").read_text())
-        print(evaluate.format_table(m, title=name))
-    print(f"report: {out / 'report' / 'index.html'}")
+        print(format_table(m, title=name))
+    print(f"report: {out / 'report' / 'index.html'}; detections: {out / 'detect' / 'index.html'}")
     return 0
 
 
