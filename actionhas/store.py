@@ -1,17 +1,24 @@
 """The one place that knows the HDF5 feature store layout.
 
-    / attrs: feature_dim (int), features_per_second (float), extractor (str)
+    / attrs: feature_dim (int), features_per_second (float), extractor (str),
+             provenance (str, JSON: every setting that changes a feature value; absent in
+             stores made by earlier versions)
     /videos/<video_id>/features  (n, feature_dim) float16|float32, n >= 1
     /videos/<video_id>/times     (n,) float64, centre of each feature's window in seconds, increasing
-    /videos/<video_id> attrs: duration (s), fps (source frame rate)
+    /videos/<video_id> attrs: duration (s), fps (source frame rate); extraction adds
+             frames_reported, frames_decoded (int), truncated and variable_rate (bool)
+    /failures/<video_id> attrs: file, reason (videos an extraction could not read)
 
 Readers open the file lazily and read one video (or a few rows of it) at a time, so nothing ever
 loads the whole store: THUMOS14 at 4096-d is about 16 GB.
 """
 from __future__ import annotations
 
+import json
 import os
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import h5py
@@ -26,17 +33,27 @@ class StoreError(ActionhasError):
 
 @dataclass(frozen=True)
 class StoreInfo:
+    """A store's file attributes. provenance: the settings that made its features (None: an earlier version's store)."""
+
     feature_dim: int
     features_per_second: float
     extractor: str
+    provenance: dict | None = field(default=None, hash=False)
 
 
 def read_info(f: h5py.File, path: str | Path) -> StoreInfo:
-    """The file attributes of an open store; an error naming ``path`` when one is missing."""
+    """The file attributes of an open store; an error naming ``path`` when one is missing or broken."""
     try:
-        return StoreInfo(int(f.attrs["feature_dim"]), float(f.attrs["features_per_second"]), str(f.attrs["extractor"]))
+        dim, fps, extractor = int(f.attrs["feature_dim"]), float(f.attrs["features_per_second"]), str(f.attrs["extractor"])
     except KeyError as e:
         raise StoreError(f"{path}: missing file attribute {e.args[0]!r}") from None
+    provenance = None
+    if "provenance" in f.attrs:
+        try:
+            provenance = json.loads(f.attrs["provenance"])
+        except (TypeError, ValueError):
+            raise StoreError(f"{path}: file attribute 'provenance' is not JSON") from None
+    return StoreInfo(dim, fps, extractor, provenance)
 
 
 def create_store(path: str | Path, info: StoreInfo) -> h5py.File:
@@ -45,13 +62,35 @@ def create_store(path: str | Path, info: StoreInfo) -> h5py.File:
     f.attrs["feature_dim"] = int(info.feature_dim)
     f.attrs["features_per_second"] = float(info.features_per_second)
     f.attrs["extractor"] = str(info.extractor)
+    if info.provenance is not None:
+        f.attrs["provenance"] = json.dumps(info.provenance, sort_keys=True)
     f.require_group("videos")
     return f
 
 
+@contextmanager
+def create_store_atomic(path: str | Path, info: StoreInfo) -> Iterator[h5py.File]:
+    """A new store written under a temporary name and renamed onto ``path`` when the block ends.
+
+    On an error (or a kill) ``path`` is untouched: it holds the old file or none, never half a store.
+    """
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        with create_store(tmp, info) as f:
+            yield f
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    os.replace(tmp, path)
+
+
 def write_video(f: h5py.File, video_id: str, features: np.ndarray, times: np.ndarray,
-                duration: float, fps: float, dtype=np.float16) -> None:
-    """Write one video's group, replacing any earlier one with the same id."""
+                duration: float, fps: float, dtype=np.float16, attrs: dict | None = None) -> None:
+    """Write one video's group, replacing any earlier one with the same id.
+
+    attrs: further per-video attributes (extraction's frames_reported, frames_decoded, truncated, ...).
+    """
     features = np.asarray(features)
     times = np.asarray(times, dtype=np.float64)
     if features.ndim != 2 or len(features) < 1 or features.shape[1] != f.attrs["feature_dim"]:
@@ -66,6 +105,56 @@ def write_video(f: h5py.File, video_id: str, features: np.ndarray, times: np.nda
     g.create_dataset("times", data=times)
     g.attrs["duration"] = float(duration)
     g.attrs["fps"] = float(fps)
+    g.attrs.update(attrs or {})
+
+
+def video_ids(f: h5py.File) -> list[str]:
+    """The ids of the videos in an open store, sorted."""
+    return sorted(f.get("videos", {}))
+
+
+def copy_video(src: h5py.File, dst: h5py.File, video_id: str) -> None:
+    """Copy one video's group (features, times, attributes) from one open store into another, replacing it there."""
+    videos = dst.require_group("videos")
+    if video_id in videos:
+        del videos[video_id]
+    src.copy(src["videos"][video_id], videos, name=video_id)
+
+
+def write_failure(f: h5py.File, video_id: str, file: str, reason: str) -> None:
+    """Record a video that could not be read: its file and the one-line reason."""
+    g = f.require_group("failures").require_group(video_id)
+    g.attrs["file"], g.attrs["reason"] = str(file), str(reason)
+
+
+def read_failures(f: h5py.File) -> dict[str, dict]:
+    """{video_id: {"file", "reason"}} of the videos an extraction recorded as failed."""
+    return {vid: {"file": str(g.attrs["file"]), "reason": str(g.attrs["reason"])}
+            for vid, g in f.get("failures", {}).items()}
+
+
+@dataclass(frozen=True)
+class StoreSummary:
+    """What a person asks of a store: its attributes, its videos, those cut short and those that failed."""
+
+    info: StoreInfo
+    videos: int
+    truncated: list[str]
+    failures: dict[str, dict]
+
+
+def summarize(path: str | Path) -> StoreSummary:
+    """Read a store's summary (attributes only: no features are loaded)."""
+    if not Path(path).is_file():
+        raise StoreError(f"{path}: feature store not found")
+    try:
+        f = h5py.File(path, "r")
+    except OSError as e:
+        raise StoreError(f"{path}: not a readable HDF5 file ({e})") from None
+    with f:
+        videos = f.get("videos", {})
+        truncated = sorted(vid for vid, g in videos.items() if bool(g.attrs.get("truncated", False)))
+        return StoreSummary(read_info(f, path), len(videos), truncated, read_failures(f))
 
 
 class FeatureStore:

@@ -1,98 +1,113 @@
 """Videos to the feature store: decode once, batch clips through C3D, survive kills and bad files.
 
-Work in progress lives in ``STORE.h5.partial/``: one small HDF5 file per finished video, written
-under a temporary name and renamed, and one JSON per failed video. A killed run loses at most the
-video in flight; the rerun skips every finished one. At the end everything is assembled into a
-new store file that replaces STORE.h5 by rename, so STORE.h5 is always complete and readable.
+Finished and failed videos go to the store's work in progress one at a time (``work_store``:
+``save_video``, ``save_failure``), so a killed run loses at most the videos in flight and the
+rerun skips every finished one. Before any decoding, the run's provenance (weights, pool5,
+preprocessing, precision, features per second, decoder) is checked against the store and its
+work in progress: features made with other settings never join them.
 """
 from __future__ import annotations
 
-import json
-import os
-import shutil
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
+from functools import partial
+from importlib import metadata
 from pathlib import Path
 
-import h5py
 import numpy as np
 import torch
-import torch.nn.functional as F
 from tqdm import tqdm
 
-from actionhas.atomic import write_text_atomic
+from actionhas import defaults
+from actionhas.cli import check_device
 from actionhas.errors import ActionhasError
-from actionhas.store import StoreInfo, create_store, read_info, write_video
-from feature_extraction.c3d import C3D
+from actionhas.store import StoreInfo
+from feature_extraction.c3d import C3D, FC7_DIM
 from feature_extraction.decoding import DecodeError, FrameStream
-from feature_extraction.sampling import CLIP_LENGTH, clip_centres, clip_frames, clip_times
+from feature_extraction.engine import DECODE_WORKERS, Emit, Finish, run_videos
+from feature_extraction.preprocess import Preprocess, load_mean_cube
+from feature_extraction.provenance import make_provenance
+from feature_extraction.sampling import CLIP_LENGTH, ClipPlan, clip_frames, is_variable_rate, plan_clips
+from feature_extraction.weights import WeightsSource, load_c3d, random_c3d
+from feature_extraction.work_store import ExtractedVideo, assemble, prepare, save_failure, save_video
 
 VIDEO_EXTENSIONS = {".mp4", ".avi", ".mkv", ".mov", ".webm", ".mpg", ".mpeg", ".m4v", ".flv", ".wmv", ".3gp"}
-SPORTS1M_MEAN_BGR = (90.25, 97.66, 101.41)
-RESIZE = (128, 171)
-CROP_OFFSET = (8, 29)
-CROP = 112
+PRECISIONS = ("fp32", "tf32", "bf16", "fp16")
+STORE_DTYPES = ("float16", "float32")
 
 
 @dataclass
 class ExtractOptions:
-    features_per_second: float = 10.0
-    batch_size: int = 16
-    device: str = "cpu"
-    precision: str = "auto"       # "fp32", "bf16", "fp16"; auto = bf16 on CUDA, fp32 on CPU
-    decode_timeout: float = 60.0
-    min_frames: int = CLIP_LENGTH
-    mean_cube: np.ndarray | None = None  # (3, 16, 128, 171) BGR, replaces the per-channel mean
-    dtype: str = "float16"
+    """How an extraction runs; every default is in ``actionhas.defaults`` (Extraction)."""
+
+    features_per_second: float = defaults.FEATURES_PER_SECOND
+    batch_size: int = defaults.EXTRACT_BATCH_SIZE
+    device: str = defaults.DEVICE
+    precision: str = defaults.EXTRACT_PRECISION     # one of PRECISIONS; recorded in the store
+    decode_timeout: float = defaults.DECODE_TIMEOUT
+    min_frames: int = defaults.MIN_FRAMES
+    mean_cube: np.ndarray | None = None  # (3, 16, 128, 171) BGR (``load_mean_cube``), replaces the per-channel mean
+    dtype: str = defaults.STORE_DTYPE
+    decode_workers: int = DECODE_WORKERS  # videos decoded at once, feeding one batched network (engine.py)
+
+    def check(self) -> None:
+        """Refuse, in one line naming the flag, a value that would fail late or mean nothing."""
+        if not (np.isfinite(self.features_per_second) and self.features_per_second > 0):
+            raise ActionhasError(f"--features-per-second must be a number > 0, got {self.features_per_second:g}")
+        if self.batch_size < 1:
+            raise ActionhasError(f"--batch-size must be >= 1, got {self.batch_size}")
+        if not self.decode_timeout > 0:
+            raise ActionhasError(f"--decode-timeout must be > 0 seconds, got {self.decode_timeout:g}")
+        if self.min_frames < 1:
+            raise ActionhasError(f"--min-frames must be >= 1, got {self.min_frames}")
+        if self.decode_workers < 1:
+            raise ActionhasError(f"--decode-workers must be >= 1, got {self.decode_workers}")
+        if self.precision not in PRECISIONS:
+            raise ActionhasError(f"--precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+        if self.dtype not in STORE_DTYPES:
+            raise ActionhasError(f"store dtype must be one of {', '.join(STORE_DTYPES)}, got {self.dtype!r}")
+        check_device(self.device)
+        if self.precision == "tf32" and torch.device(self.device).type != "cuda":
+            raise ActionhasError(f"--precision tf32 needs a CUDA --device, got {self.device!r}")
 
 
-@dataclass
-class ExtractedVideo:
-    """One video's features and what the store records about it.
-
-    attrs: per-video attributes written into its store group besides duration and fps
-    (frames_reported, frames_decoded, truncated); warning: a line for the user, or None.
-    """
-
-    features: np.ndarray   # (n, 4096) float32
-    times: np.ndarray      # (n,) float64 seconds, window centres
-    duration: float        # seconds
-    fps: float
-    attrs: dict
-    warning: str | None = None
-
-
-class Preprocess:
-    """RGB uint8 frames -> BGR float 128x171 (bilinear); clips -> mean-subtracted 112x112 centre crops."""
-
-    def __init__(self, mean_cube: np.ndarray | None = None):
-        if mean_cube is not None:
-            cube = torch.as_tensor(np.asarray(mean_cube, np.float32)).reshape(3, CLIP_LENGTH, *RESIZE)
-            self.mean = cube.permute(1, 0, 2, 3)  # (16, 3, H, W), matches stacked frames
-        else:
-            self.mean = torch.tensor(SPORTS1M_MEAN_BGR).view(1, 3, 1, 1)
-
-    def frames(self, rgb: np.ndarray) -> torch.Tensor:
-        x = torch.from_numpy(rgb).permute(0, 3, 1, 2).float()
-        x = F.interpolate(x, size=RESIZE, mode="bilinear", align_corners=False, antialias=False)
-        return x.flip(1)  # RGB -> BGR
-
-    def clip(self, frames: torch.Tensor) -> torch.Tensor:
-        """(16, 3, 128, 171) frames -> (3, 16, 112, 112) network input."""
-        y, x = CROP_OFFSET
-        x = (frames - self.mean)[:, :, y:y + CROP, x:x + CROP]
-        return x.permute(1, 0, 2, 3)
+@contextmanager
+def _tf32(enabled: bool) -> Iterator[None]:
+    """CUDA convolutions and matmuls in TF32 only when asked (PyTorch lets cuDNN use it for fp32 convs by default)."""
+    if hasattr(torch.backends.cudnn, "conv"):  # torch >= 2.9: per-backend precision settings
+        flags = (torch.backends.cudnn.conv, torch.backends.cuda.matmul)
+        saved = [f.fp32_precision for f in flags]
+        for f in flags:
+            f.fp32_precision = "tf32" if enabled else "ieee"
+        try:
+            yield
+        finally:
+            for f, value in zip(flags, saved):
+                f.fp32_precision = value
+    else:
+        saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+        torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = enabled
+        try:
+            yield
+        finally:
+            torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
 
 
 class ClipRunner:
-    """Batches clips through C3D on the chosen device and precision; returns float32 fc7 rows."""
+    """Batches clips through C3D on the chosen device and precision; returns float32 fc7 rows.
+
+    precision: "fp32" (true fp32, TF32 off), "tf32", or "bf16" / "fp16" autocast; all but fp32
+    change the features, and the store records which one made them.
+    """
 
     def __init__(self, model: C3D, opts: ExtractOptions):
         self.device = torch.device(opts.device)
         self.cuda = self.device.type == "cuda"
-        precision = opts.precision if opts.precision != "auto" else ("bf16" if self.cuda else "fp32")
-        self.autocast_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
+        self.tf32 = opts.precision == "tf32"
+        self.autocast_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(opts.precision)
         self.model = model.to(self.device).eval()
         if self.cuda:
             self.model = self.model.to(memory_format=torch.channels_last_3d)
@@ -103,7 +118,8 @@ class ClipRunner:
         x = torch.stack(clips)
         if self.cuda:
             x = x.pin_memory().to(self.device, non_blocking=True).contiguous(memory_format=torch.channels_last_3d)
-        with torch.autocast(self.device.type, dtype=self.autocast_dtype, enabled=self.autocast_dtype is not None):
+        with _tf32(self.tf32), torch.autocast(self.device.type, dtype=self.autocast_dtype,
+                                              enabled=self.autocast_dtype is not None):
             out = self.model(x)
         self.clips_done += len(clips)
         return out.float().cpu().numpy()
@@ -111,63 +127,61 @@ class ClipRunner:
 
 def extract_video(path: Path, runner: ClipRunner, prep: Preprocess, opts: ExtractOptions,
                   on_batch=None) -> ExtractedVideo:
-    """The features of one video, decoded once in a background thread."""
-    stream = FrameStream(path, timeout=opts.decode_timeout)
-    try:
-        return _extract_stream(path, stream, runner, prep, opts, on_batch)
-    finally:
-        stream.close()
+    """The features of one video (the engine with one decoder); raises what the video failed with."""
+    [(_, video)] = run_videos([path], partial(_extract_stream, prep=prep, opts=opts), runner, opts.batch_size, 1,
+                              on_batch)
+    if isinstance(video, Exception):
+        raise video
+    return video
 
 
-def _extract_stream(path: Path, stream: FrameStream, runner: ClipRunner, prep: Preprocess, opts: ExtractOptions,
-                    on_batch) -> ExtractedVideo:
-    fps, n_frames = stream.fps, stream.reported_frames
-    try:
-        windows = clip_frames(clip_centres(n_frames, fps, opts.features_per_second), n_frames)
-    except ValueError as e:
-        raise DecodeError(f"{path}: {e}") from None
-    buffer: list[torch.Tensor] = []
-    buf_start = next_win = 0
-    pending: list[torch.Tensor] = []
-    out: list[np.ndarray] = []
+def _extract_stream(path: Path, emit: Emit, prep: Preprocess, opts: ExtractOptions) -> Finish:
+    """Decode one video and hand its clips to ``emit`` in order; return how its fc7 rows become its ExtractedVideo.
 
-    def flush():
-        if pending:
-            out.append(runner(pending))
-            if on_batch:
-                on_batch(len(pending))
-            pending.clear()
+    Runs in a decoder thread, so frames are resized here. Only the frames that later windows
+    need are kept: memory stays flat whatever the video's length. A variable-rate video
+    (``is_variable_rate``) is sampled in real time and records ``variable_rate``.
+    """
+    with closing(FrameStream(path, timeout=opts.decode_timeout)) as stream:
+        n_frames = stream.reported_frames
+        starts = stream.starts if is_variable_rate(stream.starts, stream.fps) else None
 
-    def take(window: np.ndarray):
-        pending.append(prep.clip(torch.stack([buffer[i - buf_start] for i in window])))
-        if len(pending) == opts.batch_size:
-            flush()
+        def plan(num_frames: int) -> ClipPlan:
+            try:
+                return plan_clips(num_frames, stream.fps, opts.features_per_second, starts)
+            except ValueError as e:
+                raise DecodeError(f"{path}: {e}") from None
 
-    for start, chunk in stream:
-        buffer.extend(prep.frames(chunk))
-        decoded = start + len(chunk)
-        while next_win < len(windows) and windows[next_win].max() < decoded:
-            take(windows[next_win])
-            next_win += 1
-        if next_win < len(windows):  # frames no later window needs are dropped: memory stays flat
-            drop = int(windows[next_win].min()) - buf_start
-            if drop > 0:
-                del buffer[:drop]
-                buf_start += drop
-    warning = None
-    decoded = stream.decoded_frames
-    if decoded < opts.min_frames:
-        raise DecodeError(f"{path}: too short ({decoded} decodable frames < {opts.min_frames})")
-    centres = clip_centres(n_frames, fps, opts.features_per_second)
-    if stream.truncated or decoded < n_frames:
-        warning = f"{path}: container reports {n_frames} frames but only {decoded} decode; stopped there"
-        centres = clip_centres(decoded, fps, opts.features_per_second)
-        windows = clip_frames(centres, decoded)
-        for w in windows[next_win:]:
-            take(w)
-    flush()
-    attrs = {"frames_reported": int(n_frames), "frames_decoded": int(decoded), "truncated": bool(warning)}
-    return ExtractedVideo(np.concatenate(out), clip_times(centres, fps), decoded / fps, fps, attrs, warning)
+        def take(window: np.ndarray) -> None:
+            emit(prep.clip(torch.stack([buffer[i - buf_start] for i in window])).contiguous())
+
+        final = plan(n_frames)
+        windows = clip_frames(final.centres, n_frames)
+        buffer: list[torch.Tensor] = []
+        buf_start = next_win = 0
+        for start, chunk in stream:
+            buffer.extend(prep.frames(chunk))
+            decoded = start + len(chunk)
+            while next_win < len(windows) and windows[next_win].max() < decoded:
+                take(windows[next_win])
+                next_win += 1
+            if next_win < len(windows):  # the last CLIP_LENGTH frames stay for a window cut short by truncation
+                drop = min(int(windows[next_win].min()), decoded - CLIP_LENGTH) - buf_start
+                if drop > 0:
+                    del buffer[:drop]
+                    buf_start += drop
+        warning = None
+        decoded = stream.decoded_frames
+        if decoded < opts.min_frames:
+            raise DecodeError(f"{path}: too short ({decoded} decodable frames < {opts.min_frames})")
+        if stream.truncated or decoded < n_frames:
+            warning = f"{path}: container reports {n_frames} frames but only {decoded} decode; stopped there"
+            final = plan(decoded)
+            for w in clip_frames(final.centres, decoded)[next_win:]:
+                take(w)
+    attrs = {"frames_reported": int(n_frames), "frames_decoded": int(decoded), "truncated": bool(warning),
+             "variable_rate": final.variable_rate}
+    return lambda rows: ExtractedVideo(rows, final.times, final.duration, final.fps, attrs, warning)
 
 
 def list_videos(source: str | Path) -> list[Path]:
@@ -189,114 +203,51 @@ def shard(paths: list[Path], index: int, count: int) -> list[Path]:
     return sorted(paths)[index::count]
 
 
-def _partial_dir(out: Path) -> Path:
-    return out.with_name(out.name + ".partial")
+def _decoder() -> str:
+    return f"decord {metadata.version('decord')}"
 
 
-def save_video(out: Path, info: StoreInfo, vid: str, video: ExtractedVideo, dtype) -> None:
-    """Write one finished video into the work-in-progress folder, atomically."""
-    path = _partial_dir(out) / f"{vid}.h5"
-    tmp = path.with_name(path.name + ".tmp")
-    with create_store(tmp, info) as f:
-        write_video(f, vid, video.features, video.times, video.duration, video.fps, dtype=dtype)
-        f["videos"][vid].attrs.update(video.attrs)
-    os.replace(tmp, path)
-    (_partial_dir(out) / f"{vid}.failed.json").unlink(missing_ok=True)
+def extraction_provenance(weights: WeightsSource, prep: Preprocess, opts: ExtractOptions) -> dict:
+    """Every setting that changes an extracted feature's value, as the store records it."""
+    return make_provenance("c3d-fc7", {
+        "feature_dim": FC7_DIM, **weights.provenance(), **prep.provenance(), "precision": opts.precision,
+        "features_per_second": float(opts.features_per_second), "frames_per_clip": CLIP_LENGTH,
+        "store_dtype": opts.dtype, "decoder": _decoder()})
 
 
-def save_failure(out: Path, vid: str, path: Path, reason: str) -> None:
-    """Record a video that could not be extracted (its reason is listed at the end and kept in the store)."""
-    write_text_atomic(_partial_dir(out) / f"{vid}.failed.json",
-                      json.dumps({"video": vid, "file": str(path), "reason": reason}))
-
-
-def _open_existing(path: Path) -> h5py.File:
-    try:
-        return h5py.File(path, "r")
-    except OSError:
-        raise ActionhasError(f"{path}: exists but is not a readable feature store (move it or choose another --out)") from None
-
-
-def _finished(out: Path) -> set[str]:
-    """Videos already in the finished store or in its work-in-progress folder."""
-    done = set()
-    if out.exists():
-        with _open_existing(out) as f:
-            done |= set(f["videos"].keys())
-    partial = _partial_dir(out)
-    if partial.is_dir():
-        done |= {p.name[:-3] for p in partial.glob("*.h5")}
-    return done
-
-
-def assemble(out: Path, info: StoreInfo, drop: set[str] = frozenset()) -> dict[str, dict]:
-    """Fold the work-in-progress folder into ``out`` (atomically); return all recorded failures."""
-    partial = _partial_dir(out)
-    tmp = out.with_name(out.name + ".tmp")
-    failures: dict[str, dict] = {}
-    with create_store(tmp, info) as dst:
-        if out.exists():
-            with _open_existing(out) as src:
-                _check_info(out, src, info)
-                for vid in src["videos"]:
-                    if vid not in drop:
-                        src.copy(src["videos"][vid], dst["videos"], name=vid)
-                for vid, g in src.get("failures", {}).items():
-                    failures[vid] = dict(g.attrs)
-        for p in sorted(partial.glob("*.h5")) if partial.is_dir() else []:
-            with h5py.File(p, "r") as src:
-                vid = next(iter(src["videos"]))
-                if vid in dst["videos"]:
-                    del dst["videos"][vid]
-                src.copy(src["videos"][vid], dst["videos"], name=vid)
-        for p in sorted(partial.glob("*.failed.json")) if partial.is_dir() else []:
-            rec = json.loads(p.read_text())
-            failures[rec["video"]] = {"file": rec["file"], "reason": rec["reason"]}
-        failures = {v: r for v, r in failures.items() if v not in dst["videos"]}
-        fg = dst.require_group("failures")
-        for vid, rec in failures.items():
-            g = fg.create_group(vid)
-            g.attrs["file"], g.attrs["reason"] = rec["file"], rec["reason"]
-    os.replace(tmp, out)
-    shutil.rmtree(partial, ignore_errors=True)
-    return failures
-
-
-def _check_info(path: Path, f: h5py.File, info: StoreInfo) -> None:
-    have = read_info(f, path)
-    if have.feature_dim != info.feature_dim or abs(have.features_per_second - info.features_per_second) > 1e-9:
-        raise ActionhasError(f"{path}: existing store has feature_dim {have.feature_dim} at "
-                             f"{have.features_per_second}/s; this run makes {info.feature_dim} at "
-                             f"{info.features_per_second}/s (use another --out)")
-
-
-def extract(paths: list[Path], out: str | Path, model: C3D, extractor: str, opts: ExtractOptions,
+def extract(paths: list[Path], out: str | Path, model: C3D, weights: WeightsSource, opts: ExtractOptions,
             overwrite: bool = False, progress: bool = True) -> dict[str, dict]:
-    """Extract every video of ``paths`` not already in ``out``; return the failures {video: {file, reason}}."""
+    """Extract every video of ``paths`` not already in ``out``; return the failures {video: {file, reason}}.
+
+    weights: where ``model``'s weights came from (``load_c3d``, ``random_c3d``); it picks the
+    preprocessing and is recorded. Before any decoding, ``out`` and its work in progress are
+    checked against this run's provenance: other settings are refused and touch nothing;
+    ``overwrite`` starts clean.
+    """
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    info = StoreInfo(4096, opts.features_per_second, extractor)
+    opts.check()
+    if model.pool5_mode != weights.pool5:
+        raise ActionhasError(f"the model's pool5 is {model.pool5_mode!r} but its weights record {weights.pool5!r}")
     ids = [p.stem for p in paths]
     dup = {i for i, n in Counter(ids).items() if n > 1}
     if dup:
         raise ActionhasError(f"several files share the video id(s) {sorted(dup)[:3]} (ids are file stems)")
-    finished = _finished(out)  # also refuses, before any work, an --out that is not a store
-    done = set() if overwrite else finished
-    partial = _partial_dir(out)
-    partial.mkdir(exist_ok=True)
-    if overwrite:
-        for vid in ids:
-            (partial / f"{vid}.h5").unlink(missing_ok=True)
+    prep = Preprocess(weights.preprocessing, opts.mean_cube)
+    info = StoreInfo(FC7_DIM, opts.features_per_second, weights.extractor, extraction_provenance(weights, prep, opts))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    done = prepare(out, info, overwrite)
     todo = [p for p in paths if p.stem not in done]
-    runner, prep = ClipRunner(model, opts), Preprocess(opts.mean_cube)
+    runner = ClipRunner(model, opts)
     failed = 0
-    bar = tqdm(todo, desc="extract", unit="video", disable=not progress, initial=0)
+    bar = tqdm(total=len(todo), desc="extract", unit="video", disable=not progress)
     t0 = time.time()
     clips = tqdm(desc="clips", unit="clip", disable=not progress, leave=False)
-    for path in bar:
+    cut = partial(_extract_stream, prep=prep, opts=opts)
+    for path, video in run_videos(todo, cut, runner, opts.batch_size, opts.decode_workers, clips.update):
         vid = path.stem
         try:
-            video = extract_video(path, runner, prep, opts, clips.update)
+            if isinstance(video, Exception):
+                raise video
             if video.warning:
                 tqdm.write(f"warning: {video.warning}")
             save_video(out, info, vid, video, opts.dtype)
@@ -305,33 +256,27 @@ def extract(paths: list[Path], out: str | Path, model: C3D, extractor: str, opts
             reason = (str(e).splitlines()[0] if str(e) else type(e).__name__).removeprefix(f"{path}: ")
             save_failure(out, vid, path, reason)
             tqdm.write(f"failed: {path}: {reason}")
-        bar.set_postfix(clips_per_s=f"{runner.clips_done / max(time.time() - t0, 1e-9):.1f}", failed=failed)
+        bar.update()
+        bar.set_postfix(clips_per_s=f"{clips.n / max(time.time() - t0, 1e-9):.1f}", failed=failed)
+    bar.close()
     clips.close()
-    return assemble(out, info, drop=set(ids) if overwrite else set())
+    return assemble(out, info)
 
 
-def merge(stores: list[Path], out: Path) -> int:
-    """Join the stores of several shards into ``out``; videos must not repeat. Returns the video count."""
-    if not stores:
-        raise ActionhasError("merge: no stores given")
-    with h5py.File(stores[0], "r") as f:
-        info = read_info(f, stores[0])
-    tmp = out.with_name(out.name + ".tmp")
-    seen: dict[str, Path] = {}
-    with create_store(tmp, info) as dst:
-        fg = dst.require_group("failures")
-        for path in stores:
-            with h5py.File(path, "r") as src:
-                _check_info(path, src, info)
-                for vid in src["videos"]:
-                    if vid in seen:
-                        raise ActionhasError(f"merge: video {vid} is in both {seen[vid]} and {path}")
-                    seen[vid] = path
-                    src.copy(src["videos"][vid], dst["videos"], name=vid)
-                for vid in src.get("failures", {}):
-                    src.copy(src["failures"][vid], fg, name=vid)
-        for vid in list(fg):
-            if vid in dst["videos"]:
-                del fg[vid]
-    os.replace(tmp, out)
-    return len(seen)
+def extract_c3d(paths: list[Path], out: str | Path, weights: str | Path | None, random_seed: int | None = None,
+                pool5: str | None = None, mean: str | Path | None = None, overwrite: bool = False,
+                progress: bool = True, **options) -> dict[str, dict]:
+    """C3D fc7 of ``paths`` into the store ``out``; returns the failures {video: {file, reason}}.
+
+    weights: a C3D weights file (``load_c3d``), or None with ``random_seed`` for random weights.
+    pool5: None for the one the weights were trained on; mean: Caffe's mean cube .npy or None.
+    options: ``ExtractOptions`` fields (device, precision, batch_size, ...), checked before the
+    weights are read.
+    """
+    if (weights is None) == (random_seed is None):
+        raise ActionhasError("give a C3D weights file or a seed for random weights, not both or neither")
+    opts = ExtractOptions(**options)
+    opts.check()
+    opts.mean_cube = load_mean_cube(mean) if mean is not None else None
+    model, source = load_c3d(weights, pool5) if weights is not None else random_c3d(random_seed, pool5)
+    return extract(paths, out, model, source, opts, overwrite=overwrite, progress=progress)

@@ -86,8 +86,8 @@ def test_every_weight_layout_loads_the_same_network(c3d, tmp_path):
     x = torch.rand(1, 3, 16, 112, 112) * 50
     outs = []
     for path in _layouts(c3d, tmp_path):
-        model, desc = load_c3d(path)
-        assert model.pool5_mode == "pytorch_port" and path.name in desc
+        model, source = load_c3d(path, pool5="pytorch_port")
+        assert model.pool5_mode == "pytorch_port" and path.name in source.extractor
         with torch.no_grad():
             outs.append(model(x))
     assert torch.equal(outs[0], outs[1]) and torch.equal(outs[1], outs[2])
