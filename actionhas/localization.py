@@ -77,7 +77,7 @@ class LocalizeSettings:
     threshold: float = defaults.THRESHOLD        # paper: CAM threshold as a fraction of its max
     top_k: int = defaults.TOP_K
     min_prob: float | None = None
-    class_threshold: float | None = None         # multi: video score a class needs (None: the published default)
+    class_threshold: float = defaults.CLASS_THRESHOLD  # multi: video score a class needs without labels
     multi: dict = field(default_factory=dict)    # multi: keyword settings of proposals.multi_threshold_segments
 
     def record(self) -> dict:
@@ -104,8 +104,7 @@ def video_instances(probs: np.ndarray, cas: np.ndarray, attention: np.ndarray | 
 
         if classes is None:
             classes = (predicted_classes(probs, settings.top_k, settings.min_prob) if settings.min_prob is not None
-                       else proposals.select_classes(probs, *(() if settings.class_threshold is None
-                                                              else (settings.class_threshold,))))
+                       else proposals.select_classes(probs, settings.class_threshold))
         return [(c, t0, t1, score) for c in classes
                 for t0, t1, score in proposals.multi_threshold_segments(cas[c], times, float(probs[c]), step, duration,
                                                                         attention, **settings.multi)]

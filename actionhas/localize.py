@@ -21,7 +21,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from actionhas import cli
+from actionhas import cli, defaults
 from actionhas.annotations import write_predictions
 from actionhas.localization import PROPOSAL_METHODS, LocalizeSettings, localize
 
@@ -45,13 +45,34 @@ def build_parser() -> argparse.ArgumentParser:
                    help="without --labels: predicted classes localized per video")
     p.add_argument("--min-prob", type=cli.unit_fraction,
                    help="without --labels: localize every class at least this probable (the top one when none is)")
+    multi = p.add_argument_group("--proposals multi (published defaults: BaS-Net, CoLA, AutoLoc)")
+    multi.add_argument("--class-threshold", type=cli.unit_fraction, default=defaults.CLASS_THRESHOLD,
+                       help="without --labels: localize classes whose video score reaches this (the top one when none does)")
+    multi.add_argument("--cas-thresholds", type=cli.unit_fraction, nargs="+", default=list(defaults.PROPOSAL_CAS_THRESHOLDS),
+                       help="thresholds of the min-max normalised class activation")
+    multi.add_argument("--attention-thresholds", type=cli.unit_fraction, nargs="*",
+                       default=list(defaults.PROPOSAL_ATTENTION_THRESHOLDS),
+                       help="thresholds of the normalised attention (heads with attention, e.g. basnet)")
+    multi.add_argument("--outer-ratio", type=float, default=defaults.PROPOSAL_OUTER_RATIO,
+                       help="outer region on each side of a proposal, as a fraction of its length")
+    multi.add_argument("--class-weight", type=float, default=defaults.PROPOSAL_CLASS_WEIGHT,
+                       help="weight of the video-level class score in a proposal's score")
+    multi.add_argument("--nms", choices=["nms", "soft-nms"], default=defaults.PROPOSAL_METHOD,
+                       help="class-wise suppression of overlapping proposals")
+    multi.add_argument("--nms-iou", type=cli.unit_fraction, default=defaults.PROPOSAL_NMS_IOU,
+                       help="nms: drop proposals overlapping a kept one by this tIoU")
+    multi.add_argument("--soft-sigma", type=float, default=defaults.SOFT_NMS_SIGMA, help="soft-nms: Gaussian decay")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
     p.add_argument("--save-cams", help="also write every video's activations to this HDF5 file (for the report)")
     return p
 
 
 def settings_from(args: argparse.Namespace) -> LocalizeSettings:
-    return LocalizeSettings(proposals=args.proposals, threshold=args.threshold, top_k=args.top_k, min_prob=args.min_prob)
+    multi = {"cas_thresholds": tuple(args.cas_thresholds), "attention_thresholds": tuple(args.attention_thresholds),
+             "outer_ratio": args.outer_ratio, "class_weight": args.class_weight, "method": args.nms,
+             "nms_iou": args.nms_iou, "soft_sigma": args.soft_sigma}
+    return LocalizeSettings(proposals=args.proposals, threshold=args.threshold, top_k=args.top_k, min_prob=args.min_prob,
+                            class_threshold=args.class_threshold, multi=multi)
 
 
 def main(argv=None) -> int:

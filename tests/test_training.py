@@ -271,3 +271,18 @@ def test_activitynet_ids_match_with_or_without_the_v_prefix(tmp_path):
     with pytest.warns(UserWarning, match="1 of 3 training videos"):
         table = select_videos(labels, FeatureStore(tmp_path / "s.h5"), "training")
     assert list(table["video"]) == ["v_abc", "def"]
+
+
+def test_basnet_with_hiding_trains_and_localizes_with_multi_proposals(small_store, tmp_path):
+    store, gt_path, gt = small_store
+    run = train(_cfg(store, gt_path, tmp_path / "bas", model="basnet", epochs=2, length=64), progress=False)
+    config = json.loads((run / "config.json").read_text())
+    assert config["model"] == "basnet" and config["hidden"] is not None and config["hide_prob"] == 0.5
+    code = localize_cli.main(["--run", str(run), "--features", str(store), "--out", str(tmp_path / "p.json"),
+                              "--proposals", "multi", "--nms", "soft-nms"])
+    data = json.loads((tmp_path / "p.json").read_text())
+    assert code == 0 and data["external_data"]["proposals"] == "multi" and data["external_data"]["method"] == "soft-nms"
+    assert len(data["results"]) == 90 and all(r["segment"][0] < r["segment"][1] for v in data["results"].values()
+                                               for r in v)
+    paper = localize(run, store, "test", str(gt_path), progress=False)
+    assert len(paper) and set(paper["label"]) <= set(gt.classes)

@@ -1,0 +1,116 @@
+"""BaS-Net, the background-suppression head (Lee, Uh, Byun, AAAI 2020), for any feature sequence.
+
+A filtering module turns each feature into a class-agnostic foreground attention A(t) in [0, 1]
+(two 1x1 temporal convs, then a sigmoid). One class-activation network, 3-wide temporal convs
+over C action classes plus a background class, runs twice with shared weights:
+
+- base branch, on the features x(t): trained towards the video's classes *and* background, since
+  an untrimmed video always contains background;
+- suppression branch, on A(t) * x(t): trained towards the video's classes and *no* background, so
+  the attention must switch background features off for the branch to succeed.
+
+Video scores are the mean of the top k = max(1, T // k_ratio) activations of each class over time
+(multiple-instance pooling), softmaxed over the C + 1 classes; each branch is trained with
+cross-entropy against its label vector normalised to sum 1, plus ``norm_weight`` times the L1 norm
+of A over time, which keeps the attention sparse. Hide-and-Seek, when used, hides input features
+before ``forward``; nothing about hiding lives here. Localization uses the suppression branch.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from actionhas import defaults
+from actionhas.errors import ActionhasError
+from actionhas.model import multilabel_cross_entropy
+
+
+def topk_pool(cas: Tensor, k_ratio: int) -> Tensor:
+    """(B, C, T) activations -> (B, C) mean of each class's k = max(1, T // k_ratio) largest values."""
+    k = max(1, cas.shape[2] // k_ratio)
+    return cas.topk(k, dim=2).values.mean(dim=2)
+
+
+class BaSNet(nn.Module):
+    """Input (B, T, D) features, float32, any T >= 1; see the module docstring for the design.
+
+    Layer sizes, dropout, k and the norm weight default to the official release (``defaults``):
+    the filter is D -> 512 -> 1 with LeakyReLU then sigmoid; the CAS network is two 3-wide convs
+    D -> hidden -> hidden with LeakyReLU, dropout, and a bias-free 1x1 conv to C + 1 classes.
+    """
+
+    def __init__(self, feature_dim: int, num_classes: int, hidden: int = defaults.BASNET_HIDDEN,
+                 dropout: float = defaults.BASNET_DROPOUT, k_ratio: int = defaults.BASNET_K_RATIO,
+                 norm_weight: float = defaults.BASNET_NORM_WEIGHT):
+        super().__init__()
+        if k_ratio < 1:
+            raise ActionhasError(f"BaS-Net k_ratio must be >= 1, got {k_ratio}")
+        self.feature_dim, self.num_classes = feature_dim, num_classes
+        self.k_ratio, self.norm_weight = k_ratio, norm_weight
+        self.filter = nn.Sequential(
+            nn.Conv1d(feature_dim, defaults.BASNET_ATTENTION_HIDDEN, kernel_size=1), nn.LeakyReLU(),
+            nn.Conv1d(defaults.BASNET_ATTENTION_HIDDEN, 1, kernel_size=1), nn.Sigmoid())
+        self.cas_net = nn.Sequential(
+            nn.Conv1d(feature_dim, hidden, kernel_size=3, padding=1), nn.LeakyReLU(),
+            nn.Conv1d(hidden, hidden, kernel_size=3, padding=1), nn.LeakyReLU(),
+            nn.Dropout(dropout),
+            nn.Conv1d(hidden, num_classes + 1, kernel_size=1, bias=False))
+
+    def forward(self, x: Tensor) -> dict[str, Tensor]:
+        """Everything the loss and localization need, from one pass over ``x`` (B, T, D):
+
+        ``cas_base``, ``cas_supp`` (B, C + 1, T) activations of each branch (last row background);
+        ``logits_base``, ``logits_supp`` (B, C + 1) top-k pooled activations (softmax gives the
+        video scores); ``attention`` (B, T) foreground attention in [0, 1].
+        """
+        if x.dim() != 3 or x.shape[2] != self.feature_dim:
+            raise ActionhasError(f"BaS-Net expects features (batch, time, {self.feature_dim}), got {tuple(x.shape)}")
+        seq = x.transpose(1, 2)
+        attention = self.filter(seq)
+        cas_base = self.cas_net(seq)
+        cas_supp = self.cas_net(seq * attention)
+        return {"cas_base": cas_base, "cas_supp": cas_supp, "attention": attention[:, 0],
+                "logits_base": topk_pool(cas_base, self.k_ratio), "logits_supp": topk_pool(cas_supp, self.k_ratio)}
+
+    def loss_terms(self, outputs: dict[str, Tensor], labels: Tensor) -> dict[str, Tensor]:
+        """``base``, ``supp``, ``norm`` and their weighted sum ``total`` (scalars).
+
+        labels: (B, C) multi-hot float without a background column. The base target appends
+        background = 1, the suppression target background = 0; each is normalised to sum 1
+        (``multilabel_cross_entropy``). ``norm`` is the L1 norm of the attention over time, averaged
+        over the batch, as the official code computes it: its weight (1e-4) was set for T = 750.
+        """
+        if labels.dim() != 2 or labels.shape[1] != self.num_classes:
+            raise ActionhasError(f"BaS-Net labels must be (batch, {self.num_classes}) multi-hot, "
+                                 f"got {tuple(labels.shape)}")
+        background = labels.new_ones(len(labels), 1)
+        base = multilabel_cross_entropy(outputs["logits_base"], torch.cat([labels, background], dim=1))
+        supp = multilabel_cross_entropy(outputs["logits_supp"], torch.cat([labels, 0 * background], dim=1))
+        norm = outputs["attention"].abs().sum(dim=1).mean()
+        return {"base": base, "supp": supp, "norm": norm, "total": base + supp + self.norm_weight * norm}
+
+    def loss(self, outputs: dict[str, Tensor], labels: Tensor) -> Tensor:
+        """Scalar training loss: base + suppression cross-entropy + norm_weight * attention L1."""
+        return self.loss_terms(outputs, labels)["total"]
+
+    def video_scores(self, outputs: dict[str, Tensor]) -> Tensor:
+        """(B, C) class probabilities of the suppression branch, background dropped."""
+        return F.softmax(outputs["logits_supp"], dim=1)[:, : self.num_classes]
+
+    @torch.no_grad()
+    def predict(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """(B, C) video-level class probabilities (suppression branch, background dropped), (B, C, T)
+        class activation sequence for localization, (B, T) attention; dropout is off throughout.
+
+        The sequence is the suppression branch's raw activations of the C action classes, which
+        the official inference min-max normalises per class before thresholding
+        (``actionhas.proposals.minmax_normalize``) and which its thresholds were chosen for.
+        """
+        was_training = self.training
+        self.eval()
+        try:
+            out = self.forward(x)
+        finally:
+            self.train(was_training)
+        return self.video_scores(out), out["cas_supp"][:, : self.num_classes], out["attention"]
