@@ -1,28 +1,38 @@
 """The one place that knows the annotation file formats.
 
-Ground truth comes as an ActivityNet JSON (``{"database": {vid: {...}}}``) or as a directory of
-the official THUMOS14 per-class txt files (``<Class>_<split>.txt`` with ``video start end`` rows,
-plus ``Ambiguous_<split>.txt``). Video-level training labels come as a CSV
-(``video,subset,labels`` with ``;``-separated classes) or from any ground-truth source.
-Predictions are ActivityNet JSON (``{"results": {vid: [{label, segment, score}]}}``).
+Ground truth comes as an ActivityNet JSON (``{"database": {vid: {...}}}``, ActivityNet 1.2 / 1.3
+files as distributed included) or as a directory of the official THUMOS14 per-class txt files
+(``<Class>_<split>.txt`` with ``video start end`` rows, plus ``Ambiguous_<split>.txt``).
+Video-level training labels come as a CSV (``video,subset,labels`` with ``;``-separated classes),
+from any ground-truth source, or by name (``thumos14``, ``thumos14-101``). Predictions are
+ActivityNet JSON (``{"results": {vid: [{label, segment, score}]}}``).
 
-Everything is loaded into pandas tables with the columns ``video, label, start, end`` (seconds),
-so the evaluators and the trainer never see a file format.
+Ground truth is loaded into ``actionhas.ground_truth.GroundTruth``, predictions into the same numpy
+columns (``video, label, start, end`` in seconds, ``score``); only the functions that hand out
+DataFrames import pandas. Video ids match ground truth through ``canonical_video_id``.
 """
 from __future__ import annotations
 
+import csv
+import gc
 import json
 import math
 import warnings
-from dataclasses import dataclass, field
 from importlib.resources import files
+from itertools import chain
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from actionhas.atomic import write_text_atomic
 from actionhas.errors import ActionhasError
+from actionhas.ground_truth import (INSTANCE_COLUMNS, SEGMENT_COLUMNS, VIDEO_COLUMNS, GroundTruth, as_columns, as_frame,
+                                    columns_from_rows, subset_from_id)
+from actionhas.ground_truth import canonical_video_id  # noqa: F401 (re-exported: every video id matches through it)
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 THUMOS14_DIR = Path(str(files("actionhas._thumos14")))
 """The THUMOS14 annotations installed with the package (see its SOURCES.md)."""
@@ -32,62 +42,17 @@ THUMOS14_EXCLUDED_TEST_VIDEOS = ("video_test_0000270", "video_test_0001292", "vi
 
 EXCLUSION_SETS = {"thumos14-bad": THUMOS14_EXCLUDED_TEST_VIDEOS}
 
-_SUBSET_OF_PREFIX = {"video_validation_": "validation", "video_test_": "test"}
 _SPLIT_SUFFIX = {"validation": "val", "test": "test"}
+PREDICTION_COLUMNS = ("video", "label", "start", "end", "score")
 
 
 class AnnotationError(ActionhasError):
     """A ground-truth, label or prediction file that cannot be read as its format says."""
 
 
-@dataclass
-class GroundTruth:
-    """Temporal ground truth of a set of videos.
-
-    instances: one row per action instance, columns video, label, start, end (seconds), in file
-        order (the THUMOS14 evaluator's matching depends on it).
-    videos: index video, columns subset, duration (seconds, NaN when unknown).
-    ambiguous: THUMOS14 Ambiguous segments, columns video, start, end; never ground truth.
-    """
-
-    instances: pd.DataFrame
-    videos: pd.DataFrame
-    ambiguous: pd.DataFrame = field(default_factory=lambda: _empty_segments(with_label=False))
-
-    @property
-    def classes(self) -> list[str]:
-        return sorted(self.instances["label"].unique())
-
-    def select(self, subset: str | None = None, exclude: tuple[str, ...] | list[str] = ()) -> GroundTruth:
-        """The videos of one subset (None = all), without the ``exclude`` ones."""
-        keep = self.videos
-        if subset is not None:
-            keep = keep[keep["subset"] == subset]
-        keep = keep[~keep.index.isin(list(exclude))]
-        return GroundTruth(
-            instances=self.instances[self.instances["video"].isin(keep.index)].reset_index(drop=True),
-            videos=keep,
-            ambiguous=self.ambiguous[self.ambiguous["video"].isin(keep.index)].reset_index(drop=True),
-        )
-
-    def video_labels(self) -> pd.DataFrame:
-        """Video-level labels: columns video, subset, labels (sorted list of class names)."""
-        grouped = self.instances.groupby("video")["label"].agg(lambda s: sorted(set(s)))
-        table = self.videos[["subset"]].copy()
-        table["labels"] = [grouped.get(v, []) for v in table.index]
-        return table.rename_axis("video").reset_index()
-
-
-def _empty_segments(with_label: bool = True) -> pd.DataFrame:
-    cols = {"video": pd.Series(dtype=str)}
-    if with_label:
-        cols["label"] = pd.Series(dtype=str)
-    cols["start"] = pd.Series(dtype=float)
-    cols["end"] = pd.Series(dtype=float)
-    return pd.DataFrame(cols)
-
-
 def _read_json(path: Path) -> dict:
+    enabled = gc.isenabled()
+    gc.disable()  # a JSON document is a tree: collecting while it is built only costs time
     try:
         with open(path) as f:
             return json.load(f)
@@ -95,6 +60,9 @@ def _read_json(path: Path) -> dict:
         raise AnnotationError(f"{path}: file not found") from None
     except json.JSONDecodeError as e:
         raise AnnotationError(f"{path}: not valid JSON ({e})") from None
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _segment(path: Path, video: str, i: int, item: dict, what: str) -> tuple[float, float]:
@@ -111,7 +79,8 @@ def _segment(path: Path, video: str, i: int, item: dict, what: str) -> tuple[flo
 
 
 def read_anet_gt(path: str | Path) -> GroundTruth:
-    """Read an ActivityNet-format ground-truth JSON. Errors name the file and video."""
+    """Read an ActivityNet-format ground-truth JSON (other top-level keys such as ``version`` and
+    ``taxonomy`` are ignored). Errors name the file and video."""
     path = Path(path)
     data = _read_json(path)
     db = data.get("database") if isinstance(data, dict) else None
@@ -130,26 +99,20 @@ def read_anet_gt(path: str | Path) -> GroundTruth:
             if end <= start:
                 raise AnnotationError(f"{path}: {vid} annotation {i}: end {end} <= start {start}")
             rows.append((vid, ann["label"], start, end))
-    instances = pd.DataFrame(rows, columns=["video", "label", "start", "end"]) if rows else _empty_segments()
-    table = pd.DataFrame(videos, columns=["video", "subset", "duration"]).set_index("video")
-    return GroundTruth(instances=instances, videos=table)
+    return GroundTruth(columns_from_rows(INSTANCE_COLUMNS, rows), columns_from_rows(VIDEO_COLUMNS, videos))
 
 
 def write_anet_gt(gt: GroundTruth, path: str | Path) -> None:
     """Write ground truth as ActivityNet JSON (Ambiguous segments are not ground truth: left out)."""
-    by_video = {v: [] for v in gt.videos.index}
-    for row in gt.instances.itertuples(index=False):
-        by_video[row.video].append({"label": row.label, "segment": [row.start, row.end]})
-    db = {}
-    for vid, meta in gt.videos.iterrows():
-        entry = {"subset": meta["subset"], "annotations": by_video[vid]}
-        if not np.isnan(meta["duration"]):
-            entry["duration"] = float(meta["duration"])
-        db[vid] = entry
+    vids, inst = gt.video_columns, gt.instance_columns
+    db = {v: {"subset": s, "annotations": [], **({} if np.isnan(d) else {"duration": float(d)})}
+          for v, s, d in zip(vids["video"], vids["subset"], vids["duration"])}
+    for v, label, s, e in zip(*(inst[c] for c in INSTANCE_COLUMNS)):
+        db[v]["annotations"].append({"label": label, "segment": [float(s), float(e)]})
     _write_json_atomic({"database": db}, path)
 
 
-def _read_segment_txt(path: Path) -> pd.DataFrame:
+def _read_segment_txt(path: Path) -> list[tuple[str, float, float]]:
     rows = []
     for n, line in enumerate(path.read_text().splitlines(), 1):
         parts = line.split()
@@ -164,14 +127,7 @@ def _read_segment_txt(path: Path) -> pd.DataFrame:
         if end <= start:
             raise AnnotationError(f"{path}:{n}: {parts[0]}: end {end} <= start {start}")
         rows.append((parts[0], start, end))
-    return pd.DataFrame(rows, columns=["video", "start", "end"]) if rows else _empty_segments(False)
-
-
-def _subset_of(video: str) -> str:
-    for prefix, subset in _SUBSET_OF_PREFIX.items():
-        if video.startswith(prefix):
-            return subset
-    return ""
+    return rows
 
 
 def read_thumos_txt_dir(directory: str | Path) -> GroundTruth:
@@ -195,32 +151,27 @@ def read_thumos_txt_dir(directory: str | Path) -> GroundTruth:
         class_files = [by_name[c] for c in names]
     if not class_files:
         raise AnnotationError(f"{directory}: no <Class>_<split>.txt files")
-    frames = []
-    for p in class_files:
-        table = _read_segment_txt(p)
-        table.insert(1, "label", p.name.rsplit("_", 1)[0])
-        frames.append(table)
-    instances = pd.concat(frames, ignore_index=True)
-    amb_files = sorted(directory.glob("Ambiguous_*.txt"))
-    ambiguous = pd.concat([_read_segment_txt(p) for p in amb_files], ignore_index=True) if amb_files \
-        else _empty_segments(False)
-    names = list(dict.fromkeys(list(instances["video"]) + list(ambiguous["video"])))
+    rows = [(v, p.name.rsplit("_", 1)[0], s, e) for p in class_files for v, s, e in _read_segment_txt(p)]
+    ambiguous = [r for p in sorted(directory.glob("Ambiguous_*.txt")) for r in _read_segment_txt(p)]
+    names = list(dict.fromkeys([r[0] for r in rows] + [r[0] for r in ambiguous]))
     durations = thumos14_durations()
-    videos = pd.DataFrame({"video": names, "subset": [_subset_of(v) for v in names],
-                           "duration": [durations.get(v, np.nan) for v in names]}).set_index("video")
-    return GroundTruth(instances=instances, videos=videos, ambiguous=ambiguous)
+    videos = [(v, subset_from_id(v), durations.get(v, np.nan)) for v in names]
+    return GroundTruth(columns_from_rows(INSTANCE_COLUMNS, rows), columns_from_rows(VIDEO_COLUMNS, videos),
+                       columns_from_rows(SEGMENT_COLUMNS, ambiguous))
 
 
 def write_thumos_txt_dir(gt: GroundTruth, directory: str | Path, split: str) -> None:
     """Write per-class ``<Class>_<split>.txt`` files (and Ambiguous) as the official ones are laid out."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    for label, group in gt.instances.groupby("label", sort=True):
-        lines = [f"{r.video}  {r.start:.1f} {r.end:.1f}" for r in group.itertuples(index=False)]
+    inst, amb = gt.instance_columns, gt.ambiguous_columns
+    by_label: dict[str, list[str]] = {}
+    for v, label, s, e in zip(*(inst[c] for c in INSTANCE_COLUMNS)):
+        by_label.setdefault(label, []).append(f"{v}  {s:.1f} {e:.1f}")
+    if len(amb["video"]):
+        by_label["Ambiguous"] = [f"{v}  {s:.1f} {e:.1f}" for v, s, e in zip(*(amb[c] for c in SEGMENT_COLUMNS))]
+    for label, lines in sorted(by_label.items()):
         (directory / f"{label}_{split}.txt").write_text("\n".join(lines) + "\n")
-    if len(gt.ambiguous):
-        lines = [f"{r.video}  {r.start:.1f} {r.end:.1f}" for r in gt.ambiguous.itertuples(index=False)]
-        (directory / f"Ambiguous_{split}.txt").write_text("\n".join(lines) + "\n")
 
 
 def thumos14_durations() -> dict[str, float]:
@@ -229,18 +180,31 @@ def thumos14_durations() -> dict[str, float]:
     return {vid: float(meta["duration"]) for vid, meta in info.items()}
 
 
+def thumos14_video_subsets() -> dict[str, str]:
+    """Subset of each of the 1010 validation and 1574 test THUMOS14 videos, annotated or not (official metadata)."""
+    out: dict[str, str] = {}
+    for split in _SPLIT_SUFFIX.values():
+        with open(THUMOS14_DIR / f"meta_{split}.csv", newline="") as f:
+            rows = csv.reader(f)
+            next(rows)  # header: video,subset,...
+            out.update((row[0], row[1]) for row in rows)
+    return out
+
+
 def load_thumos14(subset: str = "test", source: str = "json") -> GroundTruth:
     """The shipped THUMOS14 ground truth of ``subset`` ("validation" or "test").
 
     source="json" reads gt_<split>_anet.json (no Ambiguous); source="txt" reads the official
-    per-class files, which carry the Ambiguous segments the THUMOS14 protocol needs.
+    per-class files, which carry the Ambiguous segments the THUMOS14 protocol needs. Every video
+    of the official lists, annotated or not, is in its catalog (see ``GroundTruth.in_scope``).
     """
     if subset not in _SPLIT_SUFFIX:
         raise AnnotationError(f"THUMOS14 subset must be one of {list(_SPLIT_SUFFIX)}, got {subset!r}")
     split = _SPLIT_SUFFIX[subset]
-    if source == "txt":
-        return read_thumos_txt_dir(THUMOS14_DIR / f"annotations_{split}")
-    return read_anet_gt(THUMOS14_DIR / f"gt_{split}_anet.json")
+    gt = read_thumos_txt_dir(THUMOS14_DIR / f"annotations_{split}") if source == "txt" \
+        else read_anet_gt(THUMOS14_DIR / f"gt_{split}_anet.json")
+    gt.catalog.update(thumos14_video_subsets())
+    return gt
 
 
 def read_ground_truth(path: str | Path) -> GroundTruth:
@@ -260,7 +224,38 @@ def resolve_exclusions(spec: str | None) -> tuple[str, ...]:
     return tuple(out)
 
 
+def load_ground_truth(spec: str, subset: str | None = None, protocol: str = "anet",
+                      exclude: str | None = None) -> GroundTruth:
+    """Ground truth named on the command line, restricted to ``subset`` without the ``exclude`` videos.
+
+    ``spec``: "thumos14" (the shipped annotations, subset "test" by default: the per-class txt files
+    with Ambiguous segments for ``protocol`` "thumos14", the ActivityNet JSON otherwise), an
+    ActivityNet JSON or a directory of THUMOS14 txt files.
+    """
+    if spec == "thumos14":
+        subset = subset or "test"
+        if subset not in _SPLIT_SUFFIX:
+            raise AnnotationError(f"--subset {subset!r}: THUMOS14 has the subsets {', '.join(_SPLIT_SUFFIX)}")
+        gt = load_thumos14(subset, source="txt" if protocol == "thumos14" else "json")
+    else:
+        gt = read_ground_truth(spec)
+        if protocol == "thumos14" and not Path(spec).is_dir():
+            warnings.warn(f"{spec}: an ActivityNet JSON has no Ambiguous segments; "
+                          "the THUMOS14 protocol runs without them (give the txt directory to use them)")
+    subsets = sorted(set(gt.video_columns["subset"]))
+    if subset is not None and subset not in subsets:
+        raise AnnotationError(f"--subset {subset!r}: no video of {spec} is in it (its subsets: {subsets})")
+    gt = gt.select(subset, resolve_exclusions(exclude))
+    if not len(gt.instance_columns["video"]):
+        raise AnnotationError(f"{spec}: no ground-truth instances in subset {subset!r}")
+    return gt
+
+
 # ----------------------------------------------------------------------------- video-level labels
+
+LABEL_SOURCES = {"thumos14": "20 classes: the temporally annotated THUMOS14 validation and test videos",
+                 "thumos14-101": "101 classes: all 1010 validation and 1574 test THUMOS14 videos (official metadata)"}
+
 
 def read_labels(path: str | Path) -> pd.DataFrame:
     """Video-level labels from a CSV (video,subset,labels) or a ground-truth JSON / txt directory.
@@ -268,6 +263,8 @@ def read_labels(path: str | Path) -> pd.DataFrame:
     Returns columns video, subset, labels (list of class names). Videos with an empty label list
     are kept: they are background-only videos.
     """
+    import pandas as pd
+
     path = Path(path)
     if path.is_dir() or path.suffix.lower() == ".json":
         return read_ground_truth(path).video_labels()
@@ -276,12 +273,28 @@ def read_labels(path: str | Path) -> pd.DataFrame:
     table = pd.read_csv(path, dtype=str, keep_default_na=False)
     missing = {"video", "subset", "labels"} - set(table.columns)
     if missing:
-        raise AnnotationError(f"{path}: labels CSV lacks column(s) {sorted(missing)}; header must be video,subset,labels")
+        raise AnnotationError(f"{path}: labels CSV lacks column(s) {sorted(missing)}; "
+                              "header must be video,subset,labels")
     dup = table["video"][table["video"].duplicated()]
     if len(dup):
         raise AnnotationError(f"{path}: video {dup.iloc[0]} is listed twice")
     table["labels"] = [sorted({x.strip() for x in s.split(";") if x.strip()}) for s in table["labels"]]
     return table[["video", "subset", "labels"]]
+
+
+def load_labels(spec: str) -> pd.DataFrame:
+    """Video-level labels named on the command line: a CSV, a ground-truth JSON / txt directory,
+    or a name of ``LABEL_SOURCES`` (the paper trains on the validation videos of ``thumos14-101``)."""
+    import pandas as pd
+
+    if spec == "thumos14":
+        return pd.concat([load_thumos14(s).video_labels() for s in _SPLIT_SUFFIX], ignore_index=True)
+    if spec == "thumos14-101":
+        return pd.concat([read_labels(THUMOS14_DIR / f"labels_{split}_101.csv") for split in _SPLIT_SUFFIX.values()],
+                         ignore_index=True)
+    if not Path(spec).exists():
+        raise AnnotationError(f"{spec}: no such labels file, nor one of {', '.join(LABEL_SOURCES)}")
+    return read_labels(spec)
 
 
 def write_labels_csv(table: pd.DataFrame, path: str | Path) -> None:
@@ -292,18 +305,10 @@ def write_labels_csv(table: pd.DataFrame, path: str | Path) -> None:
 
 # ----------------------------------------------------------------------------- predictions
 
-def read_predictions(path: str | Path) -> pd.DataFrame:
-    """Read an ActivityNet predictions JSON into columns video, label, start, end, score.
-
-    Malformed entries and NaN scores are errors naming the video; a segment with end < start is
-    an error; zero-length segments are kept (they can only be false positives) with a warning.
-    """
-    path = Path(path)
-    data = _read_json(path)
-    results = data.get("results") if isinstance(data, dict) else None
-    if not isinstance(results, dict):
-        raise AnnotationError(f"{path}: no 'results' object (is this a ground-truth file?)")
-    videos, labels, starts, ends, scores = [], [], [], [], []
+def _checked_prediction_columns(path: Path, results: dict) -> dict[str, np.ndarray]:
+    """Columns of ``results``, walking every prediction; raise on the first malformed one, naming
+    its video and index."""
+    rows = []
     for vid, items in results.items():
         if not isinstance(items, list):
             raise AnnotationError(f"{path}: {vid}: predictions must be a list")
@@ -316,27 +321,76 @@ def read_predictions(path: str | Path) -> pd.DataFrame:
                 raise AnnotationError(f"{path}: {vid} prediction {i}: 'score' must be a finite number, got {score!r}")
             if end < start:
                 raise AnnotationError(f"{path}: {vid} prediction {i}: end {end} < start {start}")
-            videos.append(vid)
-            labels.append(item["label"])
-            starts.append(start)
-            ends.append(end)
-            scores.append(float(score))
-    table = pd.DataFrame({"video": pd.Series(videos, dtype=str), "label": pd.Series(labels, dtype=str),
-                          "start": np.asarray(starts, float), "end": np.asarray(ends, float),
-                          "score": np.asarray(scores, float)})
-    zero = int((table["end"] == table["start"]).sum())
+            rows.append((vid, item["label"], start, end, float(score)))
+    return as_columns(columns_from_rows(PREDICTION_COLUMNS, rows), PREDICTION_COLUMNS)
+
+
+def _fast_prediction_columns(results: dict) -> dict[str, np.ndarray] | None:
+    """Columns of ``results`` when every entry is plainly well formed (str label, [start, end] with
+    finite times and end >= start, finite number score), checked as whole arrays; else None."""
+    counts, labels, segments, scores = [], [], [], []
+    try:
+        for items in results.values():
+            labels += [item["label"] for item in items]
+            segments += [item["segment"] for item in items]
+            scores += [item["score"] for item in items]
+            counts.append(len(items))
+    except (TypeError, KeyError):
+        return None
+    if (set(map(type, labels)) - {str} or set(map(type, scores)) - {int, float} or set(map(type, segments)) - {list}
+            or set(map(len, segments)) - {2}):
+        return None
+    try:
+        seg = np.fromiter(chain.from_iterable(segments), float, 2 * len(segments)).reshape(-1, 2)
+    except (TypeError, ValueError):
+        return None
+    score = np.fromiter(scores, float, len(scores))
+    if not (np.isfinite(seg).all() and np.isfinite(score).all() and np.all(seg[:, 1] >= seg[:, 0])):
+        return None
+    return {"video": np.repeat(np.array(list(results), dtype=object), counts), "label": np.array(labels, dtype=object),
+            "start": seg[:, 0], "end": seg[:, 1], "score": score}
+
+
+def read_prediction_columns(path: str | Path) -> dict[str, np.ndarray]:
+    """Read an ActivityNet predictions JSON into numpy columns video, label (str objects), start,
+    end (seconds) and score, in file order.
+
+    Malformed entries and NaN scores are errors naming the video; a segment with end < start is
+    an error; zero-length segments are kept (they can only be false positives) with a warning.
+    """
+    path = Path(path)
+    data = _read_json(path)
+    results = data.get("results") if isinstance(data, dict) else None
+    if not isinstance(results, dict):
+        raise AnnotationError(f"{path}: no 'results' object (is this a ground-truth file?)")
+    columns = _fast_prediction_columns(results)
+    if columns is None:
+        columns = _checked_prediction_columns(path, results)
+    zero = int(np.sum(columns["end"] == columns["start"]))
     if zero:
         warnings.warn(f"{path}: {zero} prediction(s) have zero length; they count as false positives")
-    return table
+    return columns
 
 
-def write_predictions(table: pd.DataFrame, path: str | Path, extra: dict | None = None) -> None:
-    """Write columns video, label, start, end, score as ActivityNet predictions JSON."""
+def read_predictions(path: str | Path) -> pd.DataFrame:
+    """``read_prediction_columns`` as a DataFrame with columns video, label, start, end, score."""
+    return as_frame(read_prediction_columns(path))
+
+
+def read_predictions_info(path: str | Path) -> dict:
+    """What a predictions JSON records about how it was made (its ``external_data`` object; {} when absent)."""
+    path = Path(path)
+    data = _read_json(path)
+    info = data.get("external_data") if isinstance(data, dict) else None
+    return info if isinstance(info, dict) else {}
+
+
+def write_predictions(table, path: str | Path, extra: dict | None = None) -> None:
+    """Write columns video, label, start, end, score (a DataFrame or a mapping) as ActivityNet predictions JSON."""
     results: dict[str, list] = {}
-    for row in table.itertuples(index=False):
-        results.setdefault(row.video, []).append(
-            {"label": row.label, "segment": [round(float(row.start), 3), round(float(row.end), 3)],
-             "score": float(row.score)})
+    for video, label, start, end, score in zip(*(table[c] for c in PREDICTION_COLUMNS)):
+        results.setdefault(video, []).append(
+            {"label": label, "segment": [round(float(start), 3), round(float(end), 3)], "score": float(score)})
     _write_json_atomic({"version": "actionhas", "results": results, "external_data": extra or {}}, path)
 
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import torch
-
 
 def write_text_atomic(path: str | Path, text: str) -> None:
     path = Path(path)
@@ -16,6 +14,8 @@ def write_text_atomic(path: str | Path, text: str) -> None:
 
 def torch_save_atomic(obj: dict, path: str | Path) -> None:
     """torch.save to a temporary file, fsync, then rename: a kill leaves the old or the new file."""
+    import torch  # here, not at the top: the light commands that write text never load torch
+
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "wb") as f:

@@ -103,9 +103,11 @@ class BaSNet(nn.Module):
         """(B, C) video-level class probabilities (suppression branch, background dropped), (B, C, T)
         class activation sequence for localization, (B, T) attention; dropout is off throughout.
 
-        The sequence is the suppression branch's raw activations of the C action classes, which
-        the official inference min-max normalises per class before thresholding
-        (``actionhas.proposals.minmax_normalize``) and which its thresholds were chosen for.
+        The sequence is the suppression branch's softmax over the C + 1 classes at each time step,
+        background dropped: where background takes the probability mass the action classes get
+        little, so thresholds of the per-class min-max normalised sequence
+        (``actionhas.proposals``) keep background steps out. (The official test.py normalises
+        the raw activations instead.)
         """
         was_training = self.training
         self.eval()
@@ -113,4 +115,5 @@ class BaSNet(nn.Module):
             out = self.forward(x)
         finally:
             self.train(was_training)
-        return self.video_scores(out), out["cas_supp"][:, : self.num_classes], out["attention"]
+        cas = F.softmax(out["cas_supp"], dim=1)[:, : self.num_classes]
+        return self.video_scores(out), cas, out["attention"]

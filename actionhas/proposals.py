@@ -107,7 +107,8 @@ def class_proposals(cas: np.ndarray, times: np.ndarray, class_score: float, step
                     upsample: int = defaults.PROPOSAL_UPSAMPLE) -> list[Segment]:
     """Every proposal of one class, before NMS, as (start_s, end_s, score).
 
-    cas: (T,) raw activations of the class; times: (T,) feature centre times in seconds; step:
+    cas: (T,) activation sequence of the class, any scale (BaS-Net's class probabilities, the
+    paper's CAM); times: (T,) feature centre times in seconds; step:
     seconds between features; attention: (T,) class-agnostic foreground attention, or None. Runs
     of the normalised CAS at each of ``cas_thresholds`` and of the normalised attention at each of
     ``attention_thresholds`` (points >= threshold and > 0) are all scored on the CAS. The same

@@ -3,15 +3,20 @@
 Two patterns, both cheap to encode and easy to tell apart frame by frame: ``"bar"``, a bright
 vertical bar sweeping over fresh noise (every frame differs, so frame-accurate decoding is
 testable), and ``"square"``, a coloured square swinging over a fixed texture (a steady scene
-with motion, as in the demo). PyAV is imported when a video is written, not with the package.
+with motion, as in the demo). Frames follow each other at ``fps``, or at explicit presentation
+times for a variable frame rate, as phones and screen recorders write. PyAV is imported when a
+video is written, not with the package.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 
 PATTERNS = ("bar", "square")
+_MS = 1000  # time base of explicit presentation times: 1 ms
 
 
 def _frames(pattern: str, count: int, fps: float, size: tuple[int, int], seed: int):
@@ -34,18 +39,33 @@ def _frames(pattern: str, count: int, fps: float, size: tuple[int, int], seed: i
 
 
 def write_test_video(path: str | Path, frames: int, fps: int, size: tuple[int, int] = (64, 48),
-                     codec: str = "libx264", seed: int = 0, pattern: str = "bar") -> Path:
-    """Write ``frames`` frames of ``pattern`` at ``fps`` (width, height = ``size``); returns ``path``."""
+                     codec: str = "libx264", seed: int = 0, pattern: str = "bar",
+                     times: Sequence[float] | None = None) -> Path:
+    """Write ``frames`` frames of ``pattern`` at ``fps`` (width, height = ``size``); returns ``path``.
+
+    times: presentation time in seconds of each frame, increasing (a variable frame rate, kept
+    to the millisecond; ``fps`` is then the nominal rate the container declares). Default k / fps.
+    """
     import av
 
     if pattern not in PATTERNS:
         raise ValueError(f"pattern must be one of {PATTERNS}, got {pattern!r}")
+    pts = None
+    if times is not None:
+        pts = np.round(np.asarray(times, np.float64) * _MS).astype(np.int64)
+        if pts.shape != (frames,) or np.any(np.diff(pts) <= 0):
+            raise ValueError(f"times must be {frames} increasing seconds, at least 1 ms apart")
     path = Path(path)
     with av.open(str(path), "w") as container:
         stream = container.add_stream(codec, rate=fps)
         stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
-        for img in _frames(pattern, frames, fps, size, seed):
-            for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+        if pts is not None:
+            stream.time_base = stream.codec_context.time_base = Fraction(1, _MS)
+        for i, img in enumerate(_frames(pattern, frames, fps, size, seed)):
+            frame = av.VideoFrame.from_ndarray(img, format="rgb24")
+            if pts is not None:
+                frame.pts, frame.time_base = int(pts[i]), Fraction(1, _MS)
+            for packet in stream.encode(frame):
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)

@@ -3,7 +3,8 @@
 The thread fills a small queue with chunks of frames while the network works on earlier clips,
 so decoding hides behind compute. Containers can over-report their frame count: decoding stops
 at the last frame that really decodes (``FrameStream.truncated`` tells). A stream that yields
-nothing for ``timeout`` seconds is abandoned with ``DecodeTimeout``.
+nothing for ``timeout`` seconds is abandoned with ``DecodeTimeout``. Each stream has its own
+decord reader, so several streams decode several videos at once (decord releases the GIL).
 """
 from __future__ import annotations
 
@@ -33,7 +34,9 @@ class FrameStream:
     Opening and decoding both happen in the background thread, so a file whose decoder hangs
     on open is abandoned after ``timeout`` seconds too. ``close()`` releases the thread. At most
     ``prefetch`` chunks of ``chunk`` native-resolution frames wait in the queue (48 frames:
-    8 MB at 320x180, 300 MB at 1080p), whatever the video's length.
+    8 MB at 320x180, 300 MB at 1080p), whatever the video's length. ``starts`` holds every
+    frame's presentation start time in seconds as the container gives it ((reported_frames,)
+    float64), or None when the container gives none.
     """
 
     def __init__(self, path: str | Path, chunk: int = 16, timeout: float = 60.0, prefetch: int = 3):
@@ -48,7 +51,7 @@ class FrameStream:
         opened = self._get("opening")
         if isinstance(opened, Exception):
             raise DecodeError(f"{self.path}: cannot open ({str(opened).splitlines()[0][:160]})")
-        self.reported_frames, self.fps = opened
+        self.reported_frames, self.fps, self.starts = opened
         if self.reported_frames < 1 or not np.isfinite(self.fps) or self.fps <= 0:
             self.close()
             raise DecodeError(f"{self.path}: no video frames (frames={self.reported_frames}, fps={self.fps})")
@@ -75,12 +78,18 @@ class FrameStream:
         except Exception:
             return None
 
+    def _starts(self) -> np.ndarray | None:
+        try:
+            return self._reader.get_frame_timestamp(np.arange(len(self._reader)))[:, 0].astype(np.float64)
+        except Exception:  # no usable timestamps: the video is placed by frame index
+            return None
+
     def _run(self) -> None:
         import decord  # imported here so the rest of the package works without it
 
         try:
             self._reader = decord.VideoReader(str(self.path), ctx=decord.cpu(0), num_threads=1)
-            opened = (len(self._reader), float(self._reader.get_avg_fps()))
+            opened = (len(self._reader), float(self._reader.get_avg_fps()), self._starts())
         except Exception as e:  # decord raises its own error types
             self._put(e)
             return

@@ -92,6 +92,16 @@ def test_video_scores_drop_background_and_predict_is_deterministic_in_train_mode
     assert all(torch.equal(a, b) for a, b in zip(first, second)) and net.training
 
 
+def test_predicted_cas_is_the_suppression_softmax_over_classes_and_background_without_background():
+    net = _tiny().eval()
+    x = torch.rand(2, 16, 6)
+    probs, cas, att = net.predict(x)
+    out = net(x)
+    assert torch.allclose(cas, torch.softmax(out["cas_supp"], dim=1)[:, :3])
+    assert torch.allclose(probs, torch.softmax(out["logits_supp"], dim=1)[:, :3])
+    assert (cas.sum(dim=1) < 1).all() and torch.equal(att, out["attention"])
+
+
 def test_bad_shapes_name_what_is_expected():
     net = _tiny()
     with pytest.raises(ActionhasError, match=r"\(batch, time, 6\)"):

@@ -12,7 +12,7 @@ from actionhas.image.data import read_boxes, read_loc_solution, read_voc_boxes
 from actionhas.image.evaluate import evaluate_npz, evaluate_run, image_cams
 from actionhas.image.networks import alexnet_gap, build_network, googlenet_gap, load_weights, resnet50_cam
 from actionhas.image.synthetic import ImageSpec, make_image_dataset
-from actionhas.image.train import ImageTrainConfig, measure_mean_std, train_images
+from actionhas.image.training import ImageTrainConfig, measure_mean_std, train_images
 from actionhas.image.data import image_folder
 
 

@@ -37,7 +37,7 @@ from actionhas.image.boxes import LocalizationEvaluator, check_boxes  # noqa: E4
 from actionhas.image.data import (IMAGE_EXTENSIONS, load_image, normalize, read_boxes,  # noqa: E402
                                   read_synset_mapping, resize, ten_crop_offsets)
 from actionhas.image.networks import CAM_THRESHOLDS, CAMNet  # noqa: E402
-from actionhas.image.train import load_image_run  # noqa: E402
+from actionhas.image.training import load_image_run  # noqa: E402
 
 
 @torch.no_grad()
