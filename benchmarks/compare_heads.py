@@ -32,6 +32,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--epochs", type=int, default=20)
+    p.add_argument("--basnet-hidden", type=int, default=256,
+                   help="BaS-Net's hidden channels (its published 2048 suits 2048-d I3D features, not these 128-d ones)")
     p.add_argument("--out", help="working directory (default: a temporary one)")
     args = p.parse_args()
     work = Path(args.out or tempfile.mkdtemp(prefix="compare_heads_"))
@@ -48,6 +50,7 @@ def main() -> None:
             for seed in args.seeds:
                 run = work / f"{model}_hide{hide}_seed{seed}"
                 cfg = TrainConfig(features=str(store), labels=str(gt_path), out=str(run), model=model, hide_prob=hide,
+                                  hidden=args.basnet_hidden if model == "basnet" else None,
                                   length=500, epochs=args.epochs, seed=seed, workers=0)
                 if not (run / "checkpoint.pt").exists():
                     train(cfg, progress=False)

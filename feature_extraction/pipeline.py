@@ -30,7 +30,8 @@ from feature_extraction.decoding import DecodeError, FrameStream
 from feature_extraction.engine import DECODE_WORKERS, Emit, Finish, run_videos
 from feature_extraction.preprocess import Preprocess, load_mean_cube
 from feature_extraction.provenance import make_provenance
-from feature_extraction.sampling import CLIP_LENGTH, ClipPlan, clip_frames, is_variable_rate, plan_clips
+from feature_extraction.sampling import (CLIP_LENGTH, RATE_TOLERANCE, ClipPlan, clip_frames, is_variable_rate,
+                                         plan_clips)
 from feature_extraction.weights import WeightsSource, load_c3d, random_c3d
 from feature_extraction.work_store import ExtractedVideo, assemble, prepare, save_failure, save_video
 
@@ -212,6 +213,7 @@ def extraction_provenance(weights: WeightsSource, prep: Preprocess, opts: Extrac
     return make_provenance("c3d-fc7", {
         "feature_dim": FC7_DIM, **weights.provenance(), **prep.provenance(), "precision": opts.precision,
         "features_per_second": float(opts.features_per_second), "frames_per_clip": CLIP_LENGTH,
+        "variable_rate_tolerance_frames": RATE_TOLERANCE,
         "store_dtype": opts.dtype, "decoder": _decoder()})
 
 

@@ -35,7 +35,7 @@ class ExtractedVideo:
     """One video's features and what the store records about it.
 
     attrs: per-video attributes written into its store group besides duration and fps
-    (frames_reported, frames_decoded, truncated); warning: a line for the user, or None.
+    (frames_reported, frames_decoded, truncated, variable_rate); warning: a line for the user, or None.
     """
 
     features: np.ndarray   # (n, 4096) float32

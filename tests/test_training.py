@@ -200,9 +200,10 @@ def test_resume_after_kill_with_worker_processes_matches_an_uninterrupted_run(sm
     store, gt, _ = small_store
     args = ["--features", str(store), "--labels", str(gt), "--length", "200", "--batch-size", "8",
             "--workers", "2", "--epochs", "6", "--seed", "1"]
-    assert train_cli.main(args + ["--out", str(tmp_path / "straight")]) == 0
+    command = [sys.executable, "-m", "actionhas.train", *args]  # every run in a fresh process, as a user runs it
+    assert subprocess.run(command + ["--out", str(tmp_path / "straight")], capture_output=True).returncode == 0
     killed = tmp_path / "killed"
-    proc = subprocess.Popen([sys.executable, "-m", "actionhas.train", *args, "--out", str(killed)],
+    proc = subprocess.Popen(command + ["--out", str(killed)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     log = killed / "log.jsonl"
     while proc.poll() is None and not (log.exists() and log.read_text().count("\n") >= 2):
@@ -211,7 +212,7 @@ def test_resume_after_kill_with_worker_processes_matches_an_uninterrupted_run(sm
     proc.wait()
     done = log.read_text().count("\n")
     assert 2 <= done < 6, "the run must be killed mid-way"
-    assert train_cli.main(args + ["--out", str(killed), "--resume"]) == 0
+    assert subprocess.run(command + ["--out", str(killed), "--resume"], capture_output=True).returncode == 0
     a = torch.load(tmp_path / "straight" / "checkpoint.pt", weights_only=True)["model"]
     b = torch.load(killed / "checkpoint.pt", weights_only=True)["model"]
     assert all(torch.equal(a[k], b[k]) for k in a)
