@@ -118,7 +118,7 @@ def main() -> None:
               f"{args.videos} videos of {args.seconds:g} s at 320x180, 30 fps")
         for w in args.workers:
             rate = timed_extract(paths, tmp / f"free{w}.h5", FreeNetwork(), weights, ExtractOptions(**opts, decode_workers=w))
-            print(f"(a)  decoders alone, {w:2d} workers    : {rate:9.2f} clips/s")
+            print(f"(a)  all but C3D, {w:2d} workers      : {rate:9.2f} clips/s")
         runner = ClipRunner(model, ExtractOptions(**opts))
         bare = bare_network(runner, args.batch_size, args.bare_batches)
         print(f"(b)  C3D alone, on the device       : {bare:9.2f} clips/s")

@@ -215,7 +215,9 @@ def test_resume_after_kill_with_worker_processes_matches_an_uninterrupted_run(sm
     assert subprocess.run(command + ["--out", str(killed), "--resume"], capture_output=True).returncode == 0
     a = torch.load(tmp_path / "straight" / "checkpoint.pt", weights_only=True)["model"]
     b = torch.load(killed / "checkpoint.pt", weights_only=True)["model"]
-    assert all(torch.equal(a[k], b[k]) for k in a)
+    losses = [[r["loss"] for r in map(json.loads, (d / "log.jsonl").read_text().splitlines())]
+              for d in (tmp_path / "straight", killed)]
+    assert all(torch.equal(a[k], b[k]) for k in a), losses
     assert [r["epoch"] for r in map(json.loads, log.read_text().splitlines())] == list(range(6))
 
 

@@ -19,6 +19,7 @@ so a box's area is (x1 - x0 + 1) * (y1 - y0 + 1).
 from __future__ import annotations
 
 import warnings
+from functools import lru_cache
 
 import numpy as np
 from scipy import ndimage
@@ -93,6 +94,7 @@ def cam_to_box(cam: np.ndarray, threshold: float = 0.2) -> np.ndarray:
     return boxes[np.argmax(sizes)]
 
 
+@lru_cache(maxsize=64)
 def _cubic_taps(source: int, size: int) -> tuple[np.ndarray, np.ndarray]:
     """(size, 4) source indices (border replicated) and weights of OpenCV's INTER_CUBIC: a = -0.75,
     half-pixel centres, position and coefficients in float32 arithmetic as OpenCV computes them."""
@@ -116,9 +118,11 @@ def resize_cam(cam: np.ndarray, size: int = RESIZE_LENGTH) -> np.ndarray:
     if cam.shape == (size, size):
         return cam.copy()
     (ys, wy), (xs, wx) = _cubic_taps(cam.shape[0], size), _cubic_taps(cam.shape[1], size)
-    rows = cam[:, xs[:, 0]] * wx[:, 0] + cam[:, xs[:, 1]] * wx[:, 1] + cam[:, xs[:, 2]] * wx[:, 2] + cam[:, xs[:, 3]] * wx[:, 3]
+    rows = cam[:, xs[:, 0]] * wx[:, 0] + cam[:, xs[:, 1]] * wx[:, 1] + cam[:, xs[:, 2]] * wx[:, 2] \
+        + cam[:, xs[:, 3]] * wx[:, 3]
     wy = wy[:, :, None]
-    return rows[ys[:, 0]] * wy[:, 0] + rows[ys[:, 1]] * wy[:, 1] + rows[ys[:, 2]] * wy[:, 2] + rows[ys[:, 3]] * wy[:, 3]
+    return rows[ys[:, 0]] * wy[:, 0] + rows[ys[:, 1]] * wy[:, 1] + rows[ys[:, 2]] * wy[:, 2] \
+        + rows[ys[:, 3]] * wy[:, 3]
 
 
 def normalized_scoremap(cam: np.ndarray) -> np.ndarray:
@@ -132,7 +136,8 @@ def normalized_scoremap(cam: np.ndarray) -> np.ndarray:
 def resize_boxes(boxes: np.ndarray, height: int, width: int, size: int = RESIZE_LENGTH) -> np.ndarray:
     """(k, 4) int boxes scaled from a height x width image to size x size, each coordinate truncated
     (wsolevaluation's ``resize_bbox``)."""
-    return (np.asarray(boxes, np.float64) * float(size) / np.array([width, height, width, height], np.float64)).astype(np.int64)
+    scale = np.array([width, height, width, height], np.float64)
+    return (np.asarray(boxes, np.float64) * float(size) / scale).astype(np.int64)
 
 
 def _join(parent: np.ndarray, depth: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -165,10 +170,12 @@ def _link(key: np.ndarray, first: np.ndarray, last: np.ndarray, width: int, dept
     """Component (index of its first interval) of each interval [first, last] of a row.
 
     ``key`` = flat position of ``first`` in a (level, row, column) grid ``width`` columns wide and
-    ``depth`` rows high, sorted; intervals of the same level in adjacent rows join when they overlap with ``margin``
-    columns to spare (1: 8-connected pixels, 0: 4-connected). For each interval it is enough to
-    look at the last interval starting at or before it in the row above and in the row below:
-    any overlapping pair is such a pair seen from the one that starts later.
+    ``depth`` rows high, sorted; intervals of the same level in adjacent rows join when they overlap
+    with ``margin`` columns to spare (1: 8-connected pixels, 0: 4-connected). The intervals of the row
+    above that overlap one are consecutive, and the first of them is the last one starting at or
+    before it or the next; linking each interval to it gives a forest. The other overlaps are seen
+    from the upper interval: the last interval of the row below starting at or before it, when that
+    one is not already linked to it.
     """
     n = len(key)
     order = np.argsort(np.concatenate([key - width, key]), kind="stable")   # merge of two sorted lists
@@ -176,10 +183,16 @@ def _link(key: np.ndarray, first: np.ndarray, last: np.ndarray, width: int, dept
     place[order] = np.arange(2 * n)
     i = np.arange(n)
     row_start = key - first
-    above = np.maximum(place[:n] - i - 1, 0)                               # last of those starting <= key - width
-    parent = np.where((place[:n] > i) & (key[above] >= row_start - width) & (last[above] >= first - margin), above, i)
-    below = np.maximum(place[n:] - i - 1, 0)                               # last whose key - width <= key
-    join = np.flatnonzero((place[n:] > i) & (key[below] >= row_start + width) & (last[below] >= first - margin))
+    after = np.minimum(place[:n] - i, n - 1)       # first interval starting at or after key - width
+    above_start, reach_first, reach_last = row_start - width, last + margin, first - margin
+    parent = i
+    for above in (after, np.maximum(after - 1, 0)):   # the earlier one wins, when both overlap
+        meets = ((key[above] - above_start).view(np.uintp) < width) & (first[above] <= reach_first) \
+            & (last[above] >= reach_last)
+        parent = np.where(meets, above, parent)
+    below = np.maximum(place[n:] - i - 1, 0)      # last whose key - width <= key
+    join = np.flatnonzero((place[n:] > i) & (key[below] >= row_start + width) & (last[below] >= reach_last)
+                          & (parent[below] != i))
     return _join(parent, depth, below[join], join)
 
 
@@ -190,18 +203,22 @@ def _runs(band: np.ndarray) -> tuple[np.ndarray, ...]:
     column; rows and columns count a border of one background pixel on each side.
     """
     h, w = band.shape
-    padded = np.zeros((h + 2, w + 2), np.intp)
+    padded = np.zeros((h + 2, w + 2), np.int16)
     padded[1:-1, 1:-1] = band
     flat = padded.ravel()
-    step = np.diff(flat)
-    pos = np.flatnonzero(step)                        # a run starts or ends here at levels [low, high)
+    step = flat[1:] - flat[:-1]
+    pos = np.flatnonzero(step)                        # a run starts or ends after pos at levels [low, low + count)
     count = np.abs(step[pos])
-    low = flat[pos] + np.minimum(step[pos], 0) - (np.cumsum(count) - count)
-    level = (np.repeat(low, count) + np.arange(count.sum())).astype(np.min_scalar_type(band.max()))
+    low = flat[pos] + np.minimum(step[pos], 0)
+    entry = np.cumsum(count) - count                  # first of each position's (position, level) entries
+    rise = np.ones(entry[-1] + count[-1], np.int16)   # levels count up within a position, jump between them
+    rise[0] = low[0]
+    rise[entry[1:]] = low[1:] - low[:-1] - count[:-1] + 1
+    level = np.cumsum(rise, dtype=np.int16)
     order = np.argsort(level, kind="stable")          # radix sort; starts and ends alternate in each row
-    pixel = np.repeat(pos, count)[order]
+    pixel = np.repeat(pos.astype(np.int32), count)[order]
     level = level[order][0::2].astype(np.intp)
-    start, end = pixel[0::2] + 1, pixel[1::2]
+    start, end = pixel[0::2].astype(np.intp) + 1, pixel[1::2].astype(np.intp)
     row = start // (w + 2)
     return level, row, start - row * (w + 2), end - row * (w + 2), level * flat.size + start
 
@@ -228,6 +245,10 @@ def contour_boxes(scoremap: np.ndarray, thresholds: np.ndarray = CAM_CURVE_THRES
     component (``boundingRect`` spans it) and one per hole, a 4-connected background region it
     encloses (``boundingRect`` spans the hole grown by one pixel); a box is boundingRect's
     (x, y, x + w, y + h), x1 and y1 clipped to the map. Thresholds must not decrease.
+
+    All thresholds at once, without OpenCV: the horizontal runs of every mask come from one pass
+    over the row transitions, runs of adjacent rows join into components, and the background gaps
+    between the runs of a row join into regions, holes being those that never reach the border.
     """
     h, w = scoremap.shape
     quantised = (scoremap * 255).astype(np.uint8)
@@ -271,6 +292,13 @@ def best_ious(scoremap: np.ndarray, gt_boxes: np.ndarray, thresholds: np.ndarray
     return np.where(best < 0, box_iou([0, 0, 0, 0], gt_boxes).max(), best)
 
 
+def maxboxacc_ious(cam: np.ndarray, gt_boxes: np.ndarray, height: int, width: int,
+                   thresholds: np.ndarray = CAM_CURVE_THRESHOLDS) -> np.ndarray:
+    """What MaxBoxAccV2 counts for one image: (len(thresholds),) best IoUs of the CAM (any resolution,
+    valid) with its (k, 4) ground-truth boxes in the height x width image, both brought to 224x224."""
+    return best_ious(normalized_scoremap(cam), resize_boxes(gt_boxes, height, width), thresholds)
+
+
 class LocalizationEvaluator:
     """Accumulates per-image results; ``compute()`` returns fractions in [0, 1]."""
 
@@ -306,7 +334,7 @@ class LocalizationEvaluator:
         if correct_class is not None:
             self.cls_hits += int(correct_class)
             self.top1_loc += int(hit and correct_class)
-        best = best_ious(normalized_scoremap(model_cam), resize_boxes(gt_boxes, height, width), self.sweep)
+        best = maxboxacc_ious(model_cam, gt_boxes, height, width, self.sweep)
         self.sweep_hits += best >= np.array(self.sweep_ious)[:, None]
         return box
 

@@ -6,14 +6,27 @@
 
 ``--data`` is an ImageFolder directory (``<synset>/<image>``) or a flat one (ILSVRC's val/),
 whose classes then come from ``--boxes`` (LOC_val_solution.csv or a folder of the devkit's
-XML files). The CAM of the ground-truth class gives the GT-known box; Top-1 Loc also needs the
-top-1 class right. ``--ten-crop`` averages probabilities and CAMs over 4 corner and the centre
-crops and their flips, each CAM mapped back onto the image.
+XML files). The CAM of the ground-truth class, resized to the image, gives the GT-known box
+(largest component above ``--threshold`` of its max); Top-1 Loc also needs the top-1 class right.
+``--ten-crop`` averages probabilities and CAMs over 4 corner and the centre crops and their flips,
+each CAM mapped back onto the image.
+
+MaxBoxAccV2 equals wsolevaluation's ``BoxEvaluator`` (multi_contour_eval, IoU 30/50/70,
+cam_curve_interval 0.01): the CAM at the network's resolution (the averaged map with
+``--ten-crop``; with ``--cams``, the stored map) is resized to 224x224 by OpenCV's bicubic
+interpolation (reproduced exactly), min-max normalised and quantised to uint8; at every threshold
+t = 0, 0.01, ..., 0.99 each contour of ``map > int(t * 255)`` (8-connected regions and the holes
+inside them) gives a box; an image counts at t when a box has IoU >= d with one of its ground-truth
+boxes scaled to 224x224 (coordinates truncated). MaxBoxAcc(d) is the best fraction over t, and
+MaxBoxAccV2 the mean over d = 0.3, 0.5, 0.7. A CAM with NaN or infinite values, or a constant one,
+is an error naming its image; ground-truth boxes reaching outside their image are clipped to it,
+with one warning that counts them.
 
 ``--cams FILE.npz`` scores maps from any model: ``image_ids`` (N,) str, ``cams`` (N, h, w) float,
 the CAM of each image's ground-truth class covering the whole image; optional ``pred_classes``
 (N,) str (top-1 synsets, for Top-1 Cls/Loc) and ``image_sizes`` (N, 2) int (height, width of the
-original image, when the CAMs are at another resolution). Loaded with ``allow_pickle=False``.
+original image, when the CAMs are at another resolution; they are resized bilinearly for GT-known).
+Loaded with ``allow_pickle=False``.
 """
 from __future__ import annotations
 
@@ -33,7 +46,8 @@ from tqdm import tqdm  # noqa: E402
 
 from actionhas import cli  # noqa: E402
 from actionhas.errors import ActionhasError  # noqa: E402
-from actionhas.image.boxes import LocalizationEvaluator, check_boxes  # noqa: E402
+from actionhas.image import defaults  # noqa: E402
+from actionhas.image.boxes import LocalizationEvaluator  # noqa: E402
 from actionhas.image.data import (IMAGE_EXTENSIONS, load_image, normalize, read_boxes,  # noqa: E402
                                   read_synset_mapping, resize, ten_crop_offsets)
 from actionhas.image.networks import CAM_THRESHOLDS, CAMNet  # noqa: E402
@@ -41,13 +55,14 @@ from actionhas.image.training import load_image_run  # noqa: E402
 
 
 @torch.no_grad()
-def image_cams(model: CAMNet, img: torch.Tensor, size: int, mean, std, ten_crop: bool = False,
+def model_cams(model: CAMNet, img: torch.Tensor, size: int, mean, std, ten_crop: bool = False,
                resize_to: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
-    """(C,) class probabilities and (C, H, W) CAMs at the image's own resolution."""
-    _, h, w = img.shape
+    """(C,) class probabilities and (C, h, w) CAMs covering the whole image, before any resize to it:
+    the network's map of the size x size input, or with ``ten_crop`` the crops' maps (each resized to
+    its crop) averaged on the resize_to x resize_to image."""
     if not ten_crop:
         cams, logits = model.cam(normalize(resize(img, (size, size)), mean, std)[None])
-        return logits.softmax(1)[0], F.interpolate(cams, size=(h, w), mode="bilinear", align_corners=False)[0]
+        return logits.softmax(1)[0], cams[0]
     base = normalize(resize(img, (resize_to, resize_to)), mean, std)
     spots = ten_crop_offsets(resize_to, resize_to, size)
     crops = torch.stack([(base[:, y:y + size, x:x + size].flip(2) if f else base[:, y:y + size, x:x + size])
@@ -59,8 +74,19 @@ def image_cams(model: CAMNet, img: torch.Tensor, size: int, mean, std, ten_crop:
     for cam, (y, x, flipped) in zip(cams, spots):
         total[:, y:y + size, x:x + size] += cam.flip(2) if flipped else cam
         count[:, y:y + size, x:x + size] += 1
-    full = total / count.clamp(min=1)
-    return logits.softmax(1).mean(0), F.interpolate(full[None], size=(h, w), mode="bilinear", align_corners=False)[0]
+    return logits.softmax(1).mean(0), total / count.clamp(min=1)
+
+
+def to_image(cams: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """(C, h, w) maps resized bilinearly to (C, height, width)."""
+    return F.interpolate(cams[None], size=(height, width), mode="bilinear", align_corners=False)[0]
+
+
+def image_cams(model: CAMNet, img: torch.Tensor, size: int, mean, std, ten_crop: bool = False,
+               resize_to: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
+    """(C,) class probabilities and (C, H, W) CAMs at the image's own resolution."""
+    probs, cams = model_cams(model, img, size, mean, std, ten_crop, resize_to)
+    return probs, to_image(cams, img.shape[1], img.shape[2])
 
 
 def _val_items(data: Path, boxes: dict) -> list[tuple[Path, str]]:
@@ -77,13 +103,13 @@ def _val_items(data: Path, boxes: dict) -> list[tuple[Path, str]]:
     return items
 
 
-def _gt_boxes(boxes: dict, image_id: str, synset: str, h: int, w: int) -> np.ndarray:
+def _gt_boxes(boxes: dict, image_id: str, synset: str) -> np.ndarray:
     if image_id not in boxes:
         raise ActionhasError(f"{image_id}: no ground-truth boxes")
     own = [b for s, b in boxes[image_id] if s == synset]
     if not own:
         raise ActionhasError(f"{image_id}: no box of its class {synset}")
-    return check_boxes(np.array(own), h, w, image_id)
+    return np.array(own, np.float64)
 
 
 def evaluate_run(run, data, boxes_path, threshold=None, ten_crop=False, device="cpu", figure=None,
@@ -98,10 +124,12 @@ def evaluate_run(run, data, boxes_path, threshold=None, ten_crop=False, device="
         if synset not in index:
             raise ActionhasError(f"{path}: class {synset} is not among the run's {len(classes)} classes")
         img = load_image(path)
-        probs, cams = image_cams(model, img.to(device), cfg.image_size, cfg.mean, cfg.std, ten_crop, cfg.resize)
-        gt = _gt_boxes(boxes, path.stem, synset, img.shape[1], img.shape[2])
-        cam = cams[index[synset]].cpu().numpy()
-        box = ev.accumulate(cam, gt, bool(probs.argmax().item() == index[synset]))
+        probs, cams = model_cams(model, img.to(device), cfg.image_size, cfg.mean, cfg.std, ten_crop, cfg.resize)
+        small = cams[index[synset]].cpu()
+        cam = to_image(small[None], img.shape[1], img.shape[2])[0].numpy()
+        gt = _gt_boxes(boxes, path.stem, synset)
+        box = ev.accumulate(cam, gt, bool(probs.argmax().item() == index[synset]), model_cam=small.numpy(),
+                            image_id=str(path))
         if len(shown) < figure_count:
             shown.append((img.permute(1, 2, 0).numpy(), cam, gt, box))
     if figure and shown:
@@ -119,17 +147,18 @@ def evaluate_npz(npz_path, boxes_path, threshold: float = 0.2) -> dict:
         sizes = f["image_sizes"] if "image_sizes" in f else None
     if cams.ndim != 3 or len(cams) != len(ids):
         raise ActionhasError(f"{npz_path}: 'cams' must be (N, h, w) with N = {len(ids)} image ids")
+    if sizes is not None and (sizes.shape != (len(ids), 2) or not np.issubdtype(sizes.dtype, np.integer)
+                              or (sizes < 1).any()):
+        raise ActionhasError(f"{npz_path}: 'image_sizes' must be (N, 2) positive ints (height, width)")
     ev = LocalizationEvaluator(threshold)
     for i, image_id in enumerate(ids):
         if image_id not in boxes:
             raise ActionhasError(f"{npz_path}: image {image_id} has no row in {boxes_path}")
         synset = boxes[image_id][0][0]
-        cam = cams[i].astype(np.float64)
-        if sizes is not None:
-            cam = F.interpolate(torch.from_numpy(cam)[None, None], size=tuple(int(s) for s in sizes[i]),
-                                mode="bilinear", align_corners=False)[0, 0].numpy()
-        gt = _gt_boxes(boxes, image_id, synset, *cam.shape)
-        ev.accumulate(cam, gt, None if preds is None else bool(preds[i] == synset))
+        small = cams[i].astype(np.float64)
+        cam = small if sizes is None else to_image(torch.from_numpy(small)[None], *map(int, sizes[i]))[0].numpy()
+        ev.accumulate(cam, _gt_boxes(boxes, image_id, synset), None if preds is None else bool(preds[i] == synset),
+                      model_cam=small, image_id=f"{npz_path}: image {image_id}")
     out = ev.compute()
     if preds is None:
         out["top1_cls"] = out["top1_loc"] = None
@@ -157,7 +186,7 @@ def figure_grid(rows, path, columns: int = 4) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m actionhas.image.evaluate", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+                                formatter_class=cli.HelpFormatter)
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--run", help="image training run directory")
     src.add_argument("--cams", help="score CAMs from a .npz file instead of a run")
@@ -165,10 +194,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--boxes", required=True, help="LOC_val_solution.csv or a folder of VOC-style XML files")
     p.add_argument("--synsets", help="LOC_synset_mapping.txt, to check the boxes' classes")
     p.add_argument("--out", required=True, help="metrics JSON")
-    p.add_argument("--threshold", type=float, help="CAM fraction for the box (default 0.2 AlexNet, 0.3 GoogLeNet)")
-    p.add_argument("--ten-crop", action="store_true")
+    p.add_argument("--threshold", type=float, help="CAM fraction for the GT-known box; unset: the run's "
+                                                   "architecture's (0.2 AlexNet, 0.3 GoogLeNet), 0.2 with --cams")
+    p.add_argument("--ten-crop", action="store_true", help="average 10 crops (corners, centre, flips)")
     p.add_argument("--figure", help="PNG grid of images, CAMs and boxes")
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--device", default=defaults.DEVICE, help="cpu, cuda, cuda:1, ... (with --run)")
     return p
 
 

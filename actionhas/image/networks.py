@@ -4,8 +4,11 @@ and a small GAP net for quick experiments on CPU.
 Every network is ``features`` (a conv trunk ending in M maps) + global pooling + a linear
 classifier, so CAM(c) = sum_i W(c, i) F_i (paper, Eq. 1) is available for any class.
 
-- ``alexnet_gap``: AlexNet (ungrouped, 96-256-384-384-256) to pool5, then two 3x3 conv of 512
-  (paper, section 4): a 6x6 map at 224 input.
+- ``alexnet_gap``: AlexNet-GAP as Zhou et al. built it (CAM, CVPR 2016) and the paper reuses it:
+  AlexNet (ungrouped, 96-256-384-384-256) through conv5 without pool5, then two 3x3 conv of 512
+  (pad 1): a 13x13 map at 224 input.
+- ``alexnet_gap_pool5``: the same with AlexNet's pool5 kept before the two added convolutions: a
+  6x6 map at 224 input (coarser CAMs).
 - ``googlenet_gap``: GoogLeNet to inception-4e, then one 3x3 conv of 1024, batch norm after
   every conv: a 14x14 map at 224 input.
 - ``resnet50_cam``: ResNet-50 with layer4 at stride 1 (as in wsolevaluation): 14x14 at 224;
@@ -61,15 +64,22 @@ class CAMNet(nn.Module):
         return torch.einsum("cm,bmhw->bchw", self.classifier.weight, maps), self.classifier(self._pool(maps))
 
 
+def _alexnet_gap(num_classes: int, pool: str, pool5: bool) -> CAMNet:
+    trunk = [_conv_bn(3, 96, 11, 4, 2, bn=False), nn.MaxPool2d(3, 2),
+             _conv_bn(96, 256, 5, bn=False), nn.MaxPool2d(3, 2),
+             _conv_bn(256, 384, 3, bn=False), _conv_bn(384, 384, 3, bn=False), _conv_bn(384, 256, 3, bn=False)]
+    head = [_conv_bn(256, 512, 3, bn=False), _conv_bn(512, 512, 3, bn=False)]
+    return CAMNet(nn.Sequential(*trunk, *([nn.MaxPool2d(3, 2)] if pool5 else []), *head), 512, num_classes, pool)
+
+
 def alexnet_gap(num_classes: int = 1000, pool: str = "avg") -> CAMNet:
-    features = nn.Sequential(
-        _conv_bn(3, 96, 11, 4, 2, bn=False), nn.MaxPool2d(3, 2),
-        _conv_bn(96, 256, 5, bn=False), nn.MaxPool2d(3, 2),
-        _conv_bn(256, 384, 3, bn=False), _conv_bn(384, 384, 3, bn=False), _conv_bn(384, 256, 3, bn=False),
-        nn.MaxPool2d(3, 2),
-        _conv_bn(256, 512, 3, bn=False), _conv_bn(512, 512, 3, bn=False),
-    )
-    return CAMNet(features, 512, num_classes, pool)
+    """AlexNet-GAP of Zhou et al.: AlexNet through conv5 (no pool5), two 3x3 conv of 512; 13x13 at 224."""
+    return _alexnet_gap(num_classes, pool, pool5=False)
+
+
+def alexnet_gap_pool5(num_classes: int = 1000, pool: str = "avg") -> CAMNet:
+    """AlexNet-GAP with pool5 kept before the two added convolutions; 6x6 at 224."""
+    return _alexnet_gap(num_classes, pool, pool5=True)
 
 
 class Inception(nn.Module):
@@ -147,9 +157,10 @@ def small_gap(num_classes: int = 10, pool: str = "avg") -> CAMNet:
     return CAMNet(features, 128, num_classes, pool)
 
 
-ARCHITECTURES = {"alexnet_gap": alexnet_gap, "googlenet_gap": googlenet_gap,
+ARCHITECTURES = {"alexnet_gap": alexnet_gap, "alexnet_gap_pool5": alexnet_gap_pool5, "googlenet_gap": googlenet_gap,
                  "resnet50_cam": resnet50_cam, "small_gap": small_gap}
-CAM_THRESHOLDS = {"alexnet_gap": 0.2, "googlenet_gap": 0.3, "resnet50_cam": 0.2, "small_gap": 0.2}
+CAM_THRESHOLDS = {"alexnet_gap": 0.2, "alexnet_gap_pool5": 0.2, "googlenet_gap": 0.3, "resnet50_cam": 0.2,
+                  "small_gap": 0.2}
 """Default box threshold (fraction of the CAM max): 0.2 AlexNet-GAP, 0.3 GoogLeNet-GAP (paper)."""
 
 
