@@ -136,7 +136,6 @@ def test_batched_pipeline_equals_per_clip_computation(c3d, videos, name):
 
 
 def test_over_reported_frame_count_stops_at_the_last_decodable_frame(c3d, videos):
-    opts = ExtractOptions(batch_size=8)
     stream = FrameStream(videos / "h264_30fps.mp4")
     stream.reported_frames = 45  # the container claims 15 frames it does not have
     frames = sum(len(chunk) for _, chunk in stream)
