@@ -7,7 +7,9 @@ resolutions of AlexNet-GAP, GoogLeNet-GAP and ResNet-50 maps) of images of varie
 boxes each: resize to 224x224,
 normalise, box every contour at 100 thresholds, best IoU per threshold. Images alternate between the
 two so that both see the same machine load. Prints seconds (wall and CPU) for each, the speed-up
-(target >= 2x) and whether every per-image result is identical. Needs ``opencv-python-headless``.
+(target >= 2x) and whether every per-image result is identical. The first image is scored apart:
+its time is each side's one-time cost (importing OpenCV; importing numba and compiling, or loading
+the cached, kernels). Needs ``opencv-python-headless``.
 """
 from __future__ import annotations
 
@@ -44,14 +46,16 @@ def problem(images: int, noise: float = 0.15, seed: int = 0) -> list[tuple[np.nd
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--images", type=int, default=600)
+    p.add_argument("--images", type=int, default=600, help="at least 2")
     p.add_argument("--noise", type=float, default=0.15, help="std of the noise under the blobs (blob peaks 0.5-2)")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args()
     data = problem(args.images, args.noise, args.seed)
     reference = ReferenceBoxEvaluator()
-    wall, cpu, same = np.zeros(2), np.zeros(2), 0
-    for cam, boxes, h, w in data:
+    wall, cpu, same, first = np.zeros(2), np.zeros(2), 0, np.zeros(2)
+    for n, (cam, boxes, h, w) in enumerate(data):
+        if n == 1:
+            first, wall[:], cpu[:] = wall.copy(), 0, 0
         results = []
         for k, score in enumerate((lambda: reference.accumulate(cam, boxes, (h, w)),
                                    lambda: maxboxacc_ious(cam, boxes, h, w))):
@@ -60,10 +64,13 @@ def main() -> None:
             wall[k] += time.perf_counter() - t
             cpu[k] += time.process_time() - c
         same += np.array_equal(*results)
-    print(f"{args.images} images, noise {args.noise}, 100 thresholds each")
+    timed = args.images - 1
+    print(f"{args.images} images, noise {args.noise}, 100 thresholds each; the first one apart")
     for name, k in (("wsolevaluation (OpenCV)", 0), ("actionhas", 1)):
-        print(f"  {name:24s} {wall[k]:7.2f} s wall  {cpu[k]:7.2f} s CPU  ({1e3 * wall[k] / args.images:.2f} ms/image)")
-    print(f"  speed-up: {wall[0] / wall[1]:.2f}x wall, {cpu[0] / cpu[1]:.2f}x CPU (target >= 2x)")
+        print(f"  {name:24s} {wall[k]:7.2f} s wall  {cpu[k]:7.2f} s CPU  ({1e3 * wall[k] / timed:.2f} ms/image)"
+              f"  first image {first[k]:.2f} s")
+    print(f"  speed-up: {wall[0] / wall[1]:.2f}x wall, {cpu[0] / cpu[1]:.2f}x CPU (target >= 2x); "
+          f"with the first image {(wall[0] + first[0]) / (wall[1] + first[1]):.2f}x wall")
     print(f"  identical per-image best IoUs: {same}/{args.images} {'yes' if same == args.images else 'NO'}")
 
 

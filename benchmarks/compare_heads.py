@@ -52,8 +52,7 @@ def main() -> None:
                 cfg = TrainConfig(features=str(store), labels=str(gt_path), out=str(run), model=model, hide_prob=hide,
                                   hidden=args.basnet_hidden if model == "basnet" else None,
                                   length=500, epochs=args.epochs, seed=seed, workers=0)
-                if not (run / "checkpoint.pt").exists():
-                    train(cfg, progress=False)
+                train(cfg, resume=True, progress=False)   # a finished run is kept; a killed one goes on
                 for post in ("paper", "multi"):
                     with warnings.catch_warnings():
                         warnings.simplefilter("ignore")

@@ -114,15 +114,13 @@ def resize_cam(cam: np.ndarray, size: int = RESIZE_LENGTH) -> np.ndarray:
     """(size, size) float64 bicubic resize, bit-identical to ``cv2.resize(cam, (size, size),
     interpolation=cv2.INTER_CUBIC)`` on float64 maps: rows first, then columns, each output the sum
     of its four weighted taps taken left to right."""
-    cam = np.asarray(cam, np.float64)
+    cam = np.ascontiguousarray(cam, np.float64)
     if cam.shape == (size, size):
         return cam.copy()
+    from actionhas.image.kernels import apply_taps
+
     (ys, wy), (xs, wx) = _cubic_taps(cam.shape[0], size), _cubic_taps(cam.shape[1], size)
-    rows = cam[:, xs[:, 0]] * wx[:, 0] + cam[:, xs[:, 1]] * wx[:, 1] + cam[:, xs[:, 2]] * wx[:, 2] \
-        + cam[:, xs[:, 3]] * wx[:, 3]
-    wy = wy[:, :, None]
-    return rows[ys[:, 0]] * wy[:, 0] + rows[ys[:, 1]] * wy[:, 1] + rows[ys[:, 2]] * wy[:, 2] \
-        + rows[ys[:, 3]] * wy[:, 3]
+    return apply_taps(cam, ys, wy, xs, wx)
 
 
 def normalized_scoremap(cam: np.ndarray) -> np.ndarray:
@@ -140,102 +138,6 @@ def resize_boxes(boxes: np.ndarray, height: int, width: int, size: int = RESIZE_
     return (np.asarray(boxes, np.float64) * float(size) / scale).astype(np.int64)
 
 
-def _join(parent: np.ndarray, depth: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Root (smallest index) of every node of a forest whose pointers go to smaller indices and whose
-    trees are at most ``depth`` deep, after also joining nodes a[k] and b[k].
-
-    Pointer jumping first points every node at its root; then, round after round, each root of an
-    edge whose ends still differ is hooked onto the smaller root, the hooked roots are resolved among
-    themselves and every node follows its root once.
-    """
-    for _ in range(max(depth - 1, 0).bit_length()):
-        parent = parent[parent]
-    while True:
-        ra, rb = parent[a], parent[b]
-        apart = np.flatnonzero(ra != rb)
-        if not len(apart):
-            return parent
-        a, b, ra, rb = a[apart], b[apart], ra[apart], rb[apart]
-        hooked = np.maximum(ra, rb)
-        np.minimum.at(parent, hooked, np.minimum(ra, rb))
-        while True:
-            target = parent[parent[hooked]]
-            if np.array_equal(target, parent[hooked]):
-                break
-            parent[hooked] = target
-        parent = parent[parent]
-
-
-def _link(key: np.ndarray, first: np.ndarray, last: np.ndarray, width: int, depth: int, margin: int) -> np.ndarray:
-    """Component (index of its first interval) of each interval [first, last] of a row.
-
-    ``key`` = flat position of ``first`` in a (level, row, column) grid ``width`` columns wide and
-    ``depth`` rows high, sorted; intervals of the same level in adjacent rows join when they overlap
-    with ``margin`` columns to spare (1: 8-connected pixels, 0: 4-connected). The intervals of the row
-    above that overlap one are consecutive, and the first of them is the last one starting at or
-    before it or the next; linking each interval to it gives a forest. The other overlaps are seen
-    from the upper interval: the last interval of the row below starting at or before it, when that
-    one is not already linked to it.
-    """
-    n = len(key)
-    order = np.argsort(np.concatenate([key - width, key]), kind="stable")   # merge of two sorted lists
-    place = np.empty(2 * n, np.intp)
-    place[order] = np.arange(2 * n)
-    i = np.arange(n)
-    row_start = key - first
-    after = np.minimum(place[:n] - i, n - 1)       # first interval starting at or after key - width
-    above_start, reach_first, reach_last = row_start - width, last + margin, first - margin
-    parent = i
-    for above in (after, np.maximum(after - 1, 0)):   # the earlier one wins, when both overlap
-        meets = ((key[above] - above_start).view(np.uintp) < width) & (first[above] <= reach_first) \
-            & (last[above] >= reach_last)
-        parent = np.where(meets, above, parent)
-    below = np.maximum(place[n:] - i - 1, 0)      # last whose key - width <= key
-    join = np.flatnonzero((place[n:] > i) & (key[below] >= row_start + width) & (last[below] >= reach_last)
-                          & (parent[below] != i))
-    return _join(parent, depth, below[join], join)
-
-
-def _runs(band: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Every horizontal run of ``band > l``, for every level l, in one pass over the row transitions.
-
-    Returns level, row, first and last column, and key (see ``_link``), sorted by level, row and
-    column; rows and columns count a border of one background pixel on each side.
-    """
-    h, w = band.shape
-    padded = np.zeros((h + 2, w + 2), np.int16)
-    padded[1:-1, 1:-1] = band
-    flat = padded.ravel()
-    step = flat[1:] - flat[:-1]
-    pos = np.flatnonzero(step)                        # a run starts or ends after pos at levels [low, low + count)
-    count = np.abs(step[pos])
-    low = flat[pos] + np.minimum(step[pos], 0)
-    entry = np.cumsum(count) - count                  # first of each position's (position, level) entries
-    rise = np.ones(entry[-1] + count[-1], np.int16)   # levels count up within a position, jump between them
-    rise[0] = low[0]
-    rise[entry[1:]] = low[1:] - low[:-1] - count[:-1] + 1
-    level = np.cumsum(rise, dtype=np.int16)
-    order = np.argsort(level, kind="stable")          # radix sort; starts and ends alternate in each row
-    pixel = np.repeat(pos.astype(np.int32), count)[order]
-    level = level[order][0::2].astype(np.intp)
-    start, end = pixel[0::2].astype(np.intp) + 1, pixel[1::2].astype(np.intp)
-    row = start // (w + 2)
-    return level, row, start - row * (w + 2), end - row * (w + 2), level * flat.size + start
-
-
-def _boxes(parent: np.ndarray, row: np.ndarray, first: np.ndarray, last: np.ndarray, width: int):
-    """Roots, and the top row, bottom row, first and last column of the intervals of each root."""
-    n = len(parent)
-    index = np.arange(n)
-    roots = np.flatnonzero(parent == index)
-    bottom = np.zeros(n, np.intp)
-    np.maximum.at(bottom, parent, index)
-    x0, x1 = np.full(n, width), np.zeros(n, np.intp)
-    np.minimum.at(x0, parent, first)
-    np.maximum.at(x1, parent, last)
-    return roots, row[roots], row[bottom[roots]], x0[roots], x1[roots]
-
-
 def contour_boxes(scoremap: np.ndarray, thresholds: np.ndarray = CAM_CURVE_THRESHOLDS) -> np.ndarray:
     """(n, 5) int rows [threshold index, x0, y0, x1, y1]: for each threshold, the box of every contour
     wsolevaluation finds, as its ``compute_bboxes_from_scoremaps(multi_contour_eval=True)``.
@@ -246,41 +148,19 @@ def contour_boxes(scoremap: np.ndarray, thresholds: np.ndarray = CAM_CURVE_THRES
     encloses (``boundingRect`` spans the hole grown by one pixel); a box is boundingRect's
     (x, y, x + w, y + h), x1 and y1 clipped to the map. Thresholds must not decrease.
 
-    All thresholds at once, without OpenCV: the horizontal runs of every mask come from one pass
-    over the row transitions, runs of adjacent rows join into components, and the background gaps
-    between the runs of a row join into regions, holes being those that never reach the border.
+    All thresholds at once, without OpenCV, in one pass of ``actionhas.image.kernels``.
     """
     h, w = scoremap.shape
     quantised = (scoremap * 255).astype(np.uint8)
     cut = (np.asarray(thresholds, np.float64) * quantised.max()).astype(np.int64)
-    band = np.searchsorted(cut, np.arange(256), side="left")[quantised]   # pixel is in the mask at t_l iff band > l
-    if not band.any():
-        return np.zeros((0, 5), np.int64)
-    level, row, first, last, key = _runs(band)
-    roots, top, bottom, x0, x1 = _boxes(_link(key, first, last, w + 2, h + 2, 1), row, first, last, w + 2)
-    found = [np.stack([level[roots], x0 - 1, top - 1, np.minimum(x1, w - 1), np.minimum(bottom, h - 1)], 1)]
-    row_key = key - first
-    same_row = row_key[1:] == row_key[:-1]
-    inside = np.flatnonzero(same_row)                      # background between two runs of a row
-    if len(inside):
-        g_first, g_last, g_row = last[inside] + 1, first[inside + 1] - 1, row[inside]
-        g_parent = _link(row_key[inside] + g_first, g_first, g_last, w + 2, h + 2, 0)
-        # a gap belongs to the outside when it touches the background that reaches the image border
-        # in the row above or below: left of that row's first run, right of its last, or an empty row
-        group = level * (h + 2) + row
-        opens, closes = np.r_[0, np.flatnonzero(~same_row) + 1], np.r_[np.flatnonzero(~same_row), len(group) - 1]
-        span_first, span_last = np.full(len(thresholds) * (h + 2), w + 2), np.full(len(thresholds) * (h + 2), -1)
-        span_first[group[opens]] = first[opens]
-        span_last[group[closes]] = last[closes]
-        g_group = group[inside]
-        outside = np.zeros(len(inside), bool)
-        for g in (g_group - 1, g_group + 1):
-            outside[g_parent[(g_first < span_first[g]) | (g_last > span_last[g])]] = True
-        roots, top, bottom, x0, x1 = _boxes(g_parent, g_row, g_first, g_last, w + 2)
-        hole = ~outside[roots]
-        found.append(np.stack([level[inside][roots], x0 - 2, top - 2, np.minimum(x1 + 1, w - 1),
-                               np.minimum(bottom + 1, h - 1)], 1)[hole])
-    return np.concatenate(found)
+    band_of = np.searchsorted(cut, np.arange(256), side="left")   # a pixel is in the mask at t_l iff its band > l
+    from actionhas.image.kernels import level_components
+
+    outer, holes = level_components(quantised, band_of, len(cut))
+    outer[:, 3:] = np.minimum(outer[:, 3:] + 1, [w - 1, h - 1])
+    holes[:, 1:3] -= 1
+    holes[:, 3:] = np.minimum(holes[:, 3:] + 2, [w - 1, h - 1])
+    return np.concatenate([outer, holes])
 
 
 def best_ious(scoremap: np.ndarray, gt_boxes: np.ndarray, thresholds: np.ndarray = CAM_CURVE_THRESHOLDS) -> np.ndarray:
