@@ -92,15 +92,21 @@ class RunDir:
         return self.load_checkpoint()["model"]
 
     def log(self) -> list[dict]:
+        """One record per epoch; a last line cut short by a kill mid-write is not a record."""
         path = self._file("log.jsonl")
-        return [json.loads(ln) for ln in path.read_text().splitlines() if ln.strip()] if path.exists() else []
+        if not path.exists():
+            return []
+        text = path.read_text()
+        complete = text if text.endswith("\n") else text[:text.rfind("\n") + 1]
+        return [json.loads(ln) for ln in complete.splitlines() if ln.strip()]
 
     def append_log(self, record: dict) -> None:
         with open(self._file("log.jsonl"), "a") as f:
             f.write(json.dumps(record) + "\n")
 
     def trim_log(self, start_epoch: int) -> None:
-        """Drop log lines of epochs the checkpoint does not hold (a run killed between the two writes)."""
+        """Drop log lines of epochs the checkpoint does not hold (a run killed after the log line and
+        before the checkpoint, the order ``fit`` writes them in)."""
         kept = [r for r in self.log() if r["epoch"] < start_epoch]
         write_text_atomic(self._file("log.jsonl"), "".join(json.dumps(r) + "\n" for r in kept))
 

@@ -113,7 +113,7 @@ def fit(run: RunDir, model: nn.Module, optimizer: torch.optim.Optimizer, loader:
                 selection.best = value
                 run.save_selected(model.state_dict(), {"epoch": epoch, "subset": selection.subset, "metric": metric,
                                                        "value": value, "why": selection.why})
+        run.append_log(record)   # before the checkpoint: a kill between the two reruns the epoch, losing no line
         run.save_checkpoint({"epoch": epoch, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                              **(checkpoint_extra or {})})
-        run.append_log(record)
         epochs_bar.set_postfix({k: round(v, 3) for k, v in record.items() if k not in ("epoch", "lr", "seconds")})

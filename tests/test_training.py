@@ -90,6 +90,34 @@ def test_resume_reaches_the_same_weights_as_an_uninterrupted_run(small_store, tm
     assert len((resumed / "log.jsonl").read_text().splitlines()) == 4
 
 
+def test_a_run_dying_while_it_logs_an_epoch_resumes_with_every_log_line(small_store, tmp_path, monkeypatch):
+    """The process dies in the middle of writing epoch 2's log line; --resume reruns epoch 2."""
+    from actionhas.rundir import RunDir
+
+    store, gt, _ = small_store
+    straight = train(_cfg(store, gt, tmp_path / "a", epochs=4), progress=False)
+    append = RunDir.append_log
+
+    def dies_at_epoch_2(self, record):
+        if record["epoch"] == 2:
+            with open(self.path / "log.jsonl", "a") as f:
+                f.write('{"epoch": 2, "lo')          # half a line, then the process is gone
+            raise SystemExit("killed")
+        append(self, record)
+
+    monkeypatch.setattr(RunDir, "append_log", dies_at_epoch_2)
+    with pytest.raises(SystemExit):
+        train(_cfg(store, gt, tmp_path / "b", epochs=4), progress=False)
+    monkeypatch.setattr(RunDir, "append_log", append)
+    resumed = train(_cfg(store, gt, tmp_path / "b", epochs=4), resume=True, progress=False)
+    a = torch.load(straight / "checkpoint.pt", weights_only=True)["model"]
+    b = torch.load(resumed / "checkpoint.pt", weights_only=True)["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    logs = [[json.loads(line) for line in (r / "log.jsonl").read_text().splitlines()] for r in (straight, resumed)]
+    assert [r["epoch"] for r in logs[1]] == [0, 1, 2, 3]
+    assert [r["loss"] for r in logs[1]] == [r["loss"] for r in logs[0]]
+
+
 def test_same_seed_same_numbers_different_seed_differs(small_store, tmp_path):
     store, gt, _ = small_store
     runs = [train(_cfg(store, gt, tmp_path / n, epochs=1, seed=s), progress=False) for n, s in [("x", 3), ("y", 3), ("z", 4)]]
