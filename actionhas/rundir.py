@@ -18,8 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from actionhas.atomic import torch_save_atomic, write_text_atomic
+from actionhas.atomic import write_text_atomic
 from actionhas.errors import ActionhasError
+from actionhas.torch_files import load_dict, save_atomic
 
 
 class RunDir:
@@ -65,18 +66,16 @@ class RunDir:
                                  + ", ".join(diff))
 
     def save_checkpoint(self, state: dict) -> None:
-        torch_save_atomic(state, self.checkpoint_path)
+        save_atomic(state, self.checkpoint_path)
 
     def load_checkpoint(self) -> dict:
-        import torch
-
         if not self.has_checkpoint():
             raise ActionhasError(f"{self.path}: no checkpoint.pt (not a training run directory)")
-        return torch.load(self.checkpoint_path, map_location="cpu", weights_only=True)
+        return load_dict(self.checkpoint_path, "checkpoint")
 
     def save_selected(self, model_state: dict, selection: dict) -> None:
         """Keep the weights of the epoch chosen on the held-out split, and the reason."""
-        torch_save_atomic(model_state, self._file("selected.pt"))
+        save_atomic(model_state, self._file("selected.pt"))
         write_text_atomic(self._file("selection.json"), json.dumps(selection, indent=1))
 
     def selection(self) -> dict | None:
@@ -85,10 +84,8 @@ class RunDir:
 
     def model_state(self) -> dict:
         """The weights the run stands for: the selected epoch's when it chose one, else the last."""
-        import torch
-
         if self._file("selected.pt").exists():
-            return torch.load(self._file("selected.pt"), map_location="cpu", weights_only=True)
+            return load_dict(self._file("selected.pt"), "selected model")
         return self.load_checkpoint()["model"]
 
     def log(self) -> list[dict]:

@@ -8,7 +8,7 @@
 - the project's own file (``save_c3d``): {"format": "actionhas-c3d", "pool5": ..., "state_dict": ...},
   Caffe preprocessing, the pool5 it records ("caffe" when it records none).
 
-Files are read with ``torch.load(weights_only=True)``: nothing is unpickled beyond tensors.
+Files are read through ``actionhas.torch_files`` (``weights_only=True``): nothing is unpickled beyond tensors.
 """
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 
 from actionhas.errors import ActionhasError
+from actionhas.torch_files import load_dict, save_atomic, state_dict_of
 from feature_extraction.c3d import C3D, POOL5_MODES
 from feature_extraction.preprocess import CAFFE_SPORTS1M, MMACTION2_SPORTS1M, Preprocessing
 from feature_extraction.provenance import sha256_file
@@ -64,8 +65,7 @@ class WeightsSource:
 
 def _canonical(state: dict) -> tuple[dict, str]:
     """Keys renamed to the C3D module's own (conv1a.weight, fc6.bias, ...), and the file's origin."""
-    if "state_dict" in state and isinstance(state["state_dict"], dict):
-        state = state["state_dict"]
+    state = state_dict_of(state)
     keys = list(state)
     if any(k.startswith("backbone.") or ".conv.weight" in k for k in keys):
         out = {}
@@ -91,14 +91,7 @@ def load_c3d(path: str | Path, pool5: str | None = None, with_fc8: bool = False)
     format unless it records otherwise, "pytorch_port" for mmaction2).
     """
     path = Path(path)
-    if not path.is_file():
-        raise WeightsError(f"{path}: C3D weights file not found")
-    try:
-        raw = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # torch raises several types for non-checkpoint files
-        raise WeightsError(f"{path}: not a loadable weights file ({type(e).__name__}: {str(e).splitlines()[0]})") from None
-    if not isinstance(raw, dict):
-        raise WeightsError(f"{path}: expected a state dict, found {type(raw).__name__}")
+    raw = load_dict(path, "C3D weights file", WeightsError)
     state, origin = _canonical(raw)
     recorded = raw.get("pool5") if raw.get("format") == OWN_FORMAT else None
     pool5 = pool5 or recorded or _POOL5[origin]
@@ -127,4 +120,4 @@ def random_c3d(seed: int, pool5: str | None = None) -> tuple[C3D, WeightsSource]
 
 def save_c3d(model: C3D, path: str | Path) -> None:
     """Write ``model`` in the project's own format (pool5 convention recorded)."""
-    torch.save({"format": OWN_FORMAT, "pool5": model.pool5_mode, "state_dict": model.state_dict()}, path)
+    save_atomic({"format": OWN_FORMAT, "pool5": model.pool5_mode, "state_dict": model.state_dict()}, path)

@@ -24,6 +24,7 @@ from torch import Tensor, nn
 
 from actionhas.errors import ActionhasError
 from actionhas.hiding import PatchHiding
+from actionhas.torch_files import load_dict, state_dict_of
 
 
 def _conv_bn(cin: int, cout: int, k: int, stride: int = 1, pad: int | None = None, bn: bool = True) -> nn.Sequential:
@@ -179,15 +180,7 @@ def load_weights(model: CAMNet, path: str | Path, backbone_only: bool = False) -
     classifier (fine-tuning to other classes); any other missing or mis-shaped key is an error.
     """
     path = Path(path)
-    if not path.is_file():
-        raise ActionhasError(f"{path}: weights file not found")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:
-        raise ActionhasError(f"{path}: not a loadable weights file ({type(e).__name__})") from None
-    for key in ("state_dict", "model"):
-        if isinstance(state, dict) and isinstance(state.get(key), dict):
-            state = state[key]
+    state = state_dict_of(load_dict(path))
     state = {k.removeprefix("module.").removeprefix("model."): v for k, v in state.items()}
     if not any(k.startswith("features.") for k in state):  # torchvision-style ResNet keys
         state = {("classifier." + k[3:] if k.startswith("fc.") else "features." + k): v for k, v in state.items()}
