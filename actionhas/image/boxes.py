@@ -25,6 +25,7 @@ import numpy as np
 from scipy import ndimage
 
 from actionhas.errors import ActionhasError
+from actionhas.image.kernels import apply_taps, level_components
 
 _EIGHT = np.ones((3, 3), bool)
 RESIZE_LENGTH = 224                            # wsolevaluation scores CAMs at 224x224
@@ -117,8 +118,6 @@ def resize_cam(cam: np.ndarray, size: int = RESIZE_LENGTH) -> np.ndarray:
     cam = np.ascontiguousarray(cam, np.float64)
     if cam.shape == (size, size):
         return cam.copy()
-    from actionhas.image.kernels import apply_taps
-
     (ys, wy), (xs, wx) = _cubic_taps(cam.shape[0], size), _cubic_taps(cam.shape[1], size)
     return apply_taps(cam, ys, wy, xs, wx)
 
@@ -154,8 +153,6 @@ def contour_boxes(scoremap: np.ndarray, thresholds: np.ndarray = CAM_CURVE_THRES
     quantised = (scoremap * 255).astype(np.uint8)
     cut = (np.asarray(thresholds, np.float64) * quantised.max()).astype(np.int64)
     band_of = np.searchsorted(cut, np.arange(256), side="left")   # a pixel is in the mask at t_l iff its band > l
-    from actionhas.image.kernels import level_components
-
     outer, holes = level_components(quantised, band_of, len(cut))
     outer[:, 3:] = np.minimum(outer[:, 3:] + 1, [w - 1, h - 1])
     holes[:, 1:3] -= 1
