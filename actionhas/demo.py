@@ -46,13 +46,17 @@ def _step(name: str, entry, args: list[str]) -> None:
         raise ActionhasError(f"demo stage '{name}' exited with status {code}")
 
 
-def main(argv=None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m actionhas.demo", description=__doc__,
                                 formatter_class=cli.HelpFormatter)
     p.add_argument("--out", default="actionhas_demo", help="output directory")
     p.add_argument("--seed", type=int, default=0, help="seed of the generated data and of both trainings")
     p.add_argument("--quick", action="store_true", help="fewer videos and epochs (about a minute)")
-    args = p.parse_args(argv)
+    return p
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.time()

@@ -158,11 +158,15 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv=None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    """The parsed command line; without a command it is ``c3d`` (the short form: extract VIDEOS --out ...)."""
     if argv and argv[0] not in (*COMMANDS, "-h", "--help"):
-        argv = ["c3d", *argv]  # the documented short form: extract VIDEOS --out ... --weights ...
-    args = build_parser().parse_args(argv)
+        argv = ["c3d", *argv]
+    return build_parser().parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(list(sys.argv[1:] if argv is None else argv))
     return args.run(args)
 
 
