@@ -137,7 +137,7 @@ def evaluate_run(run, data, boxes_path, threshold=None, ten_crop=False, device="
     return {**ev.compute(), "ten_crop": ten_crop, "arch": cfg.arch}
 
 
-def evaluate_npz(npz_path, boxes_path, threshold: float = 0.2) -> dict:
+def evaluate_npz(npz_path, boxes_path, threshold: float = 0.2, progress: bool = True) -> dict:
     boxes = read_boxes(boxes_path)
     with np.load(npz_path, allow_pickle=False) as f:
         if "image_ids" not in f or "cams" not in f:
@@ -151,7 +151,7 @@ def evaluate_npz(npz_path, boxes_path, threshold: float = 0.2) -> dict:
                               or (sizes < 1).any()):
         raise ActionhasError(f"{npz_path}: 'image_sizes' must be (N, 2) positive ints (height, width)")
     ev = LocalizationEvaluator(threshold)
-    for i, image_id in enumerate(ids):
+    for i, image_id in enumerate(tqdm(ids, desc="evaluate", unit="img", disable=not progress)):
         if image_id not in boxes:
             raise ActionhasError(f"{npz_path}: image {image_id} has no row in {boxes_path}")
         synset = boxes[image_id][0][0]
