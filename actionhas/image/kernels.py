@@ -9,6 +9,9 @@ above that they touch (8-connected), and the gaps between them, to the gaps abov
 column (4-connected). Union-find keeps each component's bounding box. A component of runs is an
 outer contour; a component of gaps that never reaches the border of the map is a hole, also a
 contour. The cost is one pass over the pixels plus one step per run, whatever the number of levels.
+
+Plain loops and comparisons rather than min / max and slice assignment: numba compiles one more
+function for each such overload it meets, which made the first use twice as slow.
 """
 from __future__ import annotations
 
@@ -33,8 +36,11 @@ def _union(parent, size, box, outside, a, b):
         a, b = b, a
     parent[b] = a
     size[a] += size[b]
-    box[a, 0], box[a, 1] = min(box[a, 0], box[b, 0]), min(box[a, 1], box[b, 1])
-    box[a, 2], box[a, 3] = max(box[a, 2], box[b, 2]), max(box[a, 3], box[b, 3])
+    for c in range(2):
+        if box[b, c] < box[a, c]:
+            box[a, c] = box[b, c]
+        if box[b, c + 2] > box[a, c + 2]:
+            box[a, c + 2] = box[b, c + 2]
     outside[a] = outside[a] or outside[b]
 
 
@@ -67,7 +73,7 @@ def _contours(quantised, lut, levels):
     for y in range(h):
         u = 0
         for x in range(w):
-            runs += max(band[y, x] - u, 0)
+            runs += band[y, x] - u if band[y, x] > u else 0
             u = band[y, x]
     n = 2 * runs + 1                                  # every run, and at most as many gaps between runs
     parent, size = np.arange(n, dtype=np.int32), np.ones(n, np.int32)
@@ -85,12 +91,13 @@ def _contours(quantised, lut, levels):
     opened = np.empty(levels, np.int32)
     top_above = 0
     for y in range(h):
-        count[:] = 0
+        for level in range(levels):
+            count[level] = 0
         u = top = 0
         for x in range(w + 1):
             v = band[y, x] if x < w else 0
             if v > u:
-                top = max(top, v)
+                top = v if v > top else top
                 for level in range(u, v):
                     opened[level] = x
             else:
@@ -102,7 +109,7 @@ def _contours(quantised, lut, levels):
                     ids += 1
                     count[level] = k + 1
             u = v
-        for level in range(max(top, top_above)):     # the levels with runs in this row or the one above
+        for level in range(top if top > top_above else top_above):     # the levels with runs in this row or the one above
             nc, npr = count[level], count_above[level]
             i = j = 0                                 # runs touching the runs above, corners included
             while i < nc and j < npr:
@@ -138,7 +145,7 @@ def _contours(quantised, lut, levels):
                 if a >= 0 and b >= 0:
                     _union(parent, size, box, outside, a, b)
                 elif a >= 0 or b >= 0:
-                    outside[_find(parent, max(a, b))] = True
+                    outside[_find(parent, a if a > b else b)] = True
                 if c1 < p1:
                     i += 1
                 else:
@@ -155,7 +162,9 @@ def _contours(quantised, lut, levels):
     k = 0
     for i in range(ids):
         if parent[i] == i and not (is_gap[i] and outside[i]):
-            found[k, 0], found[k, 1:] = level_of[i], box[i]
+            found[k, 0] = level_of[i]
+            for c in range(4):
+                found[k, c + 1] = box[i, c]
             holes[k] = is_gap[i]
             k += 1
     return found, holes
