@@ -4,6 +4,7 @@ from anywhere cannot run code."""
 from __future__ import annotations
 
 import os
+import pickle
 from pathlib import Path
 
 from actionhas.errors import ActionhasError
@@ -32,9 +33,11 @@ def load_dict(path: str | Path, what: str = "weights file", error: type[Actionha
         raise error(f"{path}: {what} not found")
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        raise error(f"{path}: the {what} holds Python objects besides tensors; they are not unpickled, "
+                    "for safety (re-save its state dict)") from None
     except Exception as e:  # torch raises several types for files that are not checkpoints
-        raise error(f"{path}: not a loadable {what} ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") \
-            from None
+        raise error(f"{path}: not a loadable {what} ({type(e).__name__})") from None
     if not isinstance(obj, dict):
         raise error(f"{path}: expected a state dict, found {type(obj).__name__}")
     return obj
