@@ -154,7 +154,7 @@ def _extract_stream(path: Path, emit: Emit, prep: Preprocess, opts: ExtractOptio
                 raise DecodeError(f"{path}: {e}") from None
 
         def take(window: np.ndarray) -> None:
-            emit(prep.clip(torch.stack([buffer[i - buf_start] for i in window])).contiguous())
+            emit(prep.clip([buffer[i - buf_start] for i in window]))
 
         final = plan(n_frames)
         windows = clip_frames(final.centres, n_frames)

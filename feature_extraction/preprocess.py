@@ -62,7 +62,13 @@ def load_mean_cube(path: str | Path) -> np.ndarray:
 
 
 class Preprocess:
-    """RGB uint8 frames -> float 128x171 frames in the network's channel order; 16 of them -> one network input."""
+    """RGB uint8 frames -> network-ready 112x112 crops; 16 of them -> one network input.
+
+    Each frame is resized, cropped, reordered and (with a per-channel mean) normalised once, as it
+    is decoded, although about five overlapping clips share it: a clip is then only a stack of
+    crops. The values are those of doing it all per clip; only Caffe's mean cube, which differs
+    along the clip, is subtracted per clip.
+    """
 
     def __init__(self, preprocessing: Preprocessing = CAFFE_SPORTS1M, mean_cube: np.ndarray | None = None):
         if mean_cube is not None and preprocessing.channels != "BGR":
@@ -72,23 +78,25 @@ class Preprocess:
         self.mean_cube = mean_cube
         y, x = preprocessing.crop_offset
         self._rows, self._cols = slice(y, y + preprocessing.crop), slice(x, x + preprocessing.crop)
-        if mean_cube is not None:
-            cube = torch.as_tensor(np.asarray(mean_cube, np.float32)).permute(1, 0, 2, 3)  # (16, 3, H, W) as frames
-            self.mean = cube[:, :, self._rows, self._cols]
-        else:
-            self.mean = torch.tensor(preprocessing.mean).view(1, 3, 1, 1)
+        self.mean = torch.tensor(preprocessing.mean).view(1, 3, 1, 1)   # per frame
         self.std = torch.tensor(preprocessing.std).view(1, 3, 1, 1)
+        if mean_cube is not None:   # per clip, channels first as the network input
+            self.cube = torch.as_tensor(np.asarray(mean_cube, np.float32))[:, :, self._rows, self._cols].contiguous()
+            self.cube_std = self.std.view(3, 1, 1, 1)
 
     def frames(self, rgb: np.ndarray) -> torch.Tensor:
-        """(k, H, W, 3) uint8 RGB -> (k, 3, 128, 171) float32, 0-255, in the network's channel order."""
+        """(k, H, W, 3) uint8 RGB -> (k, 3, 112, 112) float32 crops of the 128x171 resize, in the
+        network's channel order, minus the mean and over the std unless a mean cube is used."""
         x = torch.from_numpy(rgb).permute(0, 3, 1, 2).float()
         x = F.interpolate(x, size=self.preprocessing.resize, mode="bilinear", align_corners=False, antialias=False)
-        return x.flip(1) if self.preprocessing.channels == "BGR" else x
+        x = x[:, :, self._rows, self._cols]
+        x = x.flip(1) if self.preprocessing.channels == "BGR" else x
+        return (x if self.mean_cube is not None else (x - self.mean) / self.std).contiguous()
 
-    def clip(self, frames: torch.Tensor) -> torch.Tensor:
-        """(16, 3, 128, 171) frames -> (3, 16, 112, 112) network input."""
-        x = (frames[:, :, self._rows, self._cols] - self.mean) / self.std
-        return x.permute(1, 0, 2, 3)
+    def clip(self, frames) -> torch.Tensor:
+        """16 frames of ``frames`` ((3, 112, 112) each) -> the (3, 16, 112, 112) network input, contiguous."""
+        x = torch.stack(list(frames), dim=1)
+        return x if self.mean_cube is None else (x - self.cube) / self.cube_std
 
     def provenance(self) -> dict:
         """The preprocessing settings a store records (the mean cube by its SHA-256)."""

@@ -49,14 +49,34 @@ def _caffe_pool5(x: torch.Tensor) -> torch.Tensor:
     return out
 
 
-def _reference_fc7(sd: dict, rgb: np.ndarray) -> torch.Tensor:
-    """fc7 of one clip of 16 RGB uint8 frames (16, H, W, 3), every step of Caffe's C3D written out."""
+def _caffe_input(rgb: np.ndarray, cube: np.ndarray | None = None) -> torch.Tensor:
+    """Caffe C3D's input (3, 16, 112, 112) from 16 RGB uint8 frames (16, H, W, 3), written out per clip."""
     x = torch.from_numpy(rgb).float().permute(0, 3, 1, 2)                   # (16, 3, H, W) RGB, 0-255
     x = F.interpolate(x, size=(128, 171), mode="bilinear", align_corners=False)
     x = x[:, [2, 1, 0]]                                                    # BGR, as Caffe reads
-    x = x - torch.tensor([90.25, 97.66, 101.41]).view(1, 3, 1, 1)          # Sports-1M mean, B G R
+    if cube is None:
+        x = x - torch.tensor([90.25, 97.66, 101.41]).view(1, 3, 1, 1)      # Sports-1M mean, B G R
+    else:
+        x = x - torch.from_numpy(cube).permute(1, 0, 2, 3)                 # the mean cube, frame by frame
     x = x[:, :, 8:120, 29:141]                                             # crop 112 at (8, 29)
-    x = x.permute(1, 0, 2, 3)[None]                                        # (1, 3, 16, 112, 112)
+    return x.permute(1, 0, 2, 3)
+
+
+def test_clips_cut_from_shared_frames_equal_clips_preprocessed_alone():
+    """Frames are preprocessed once and shared by overlapping clips: bit for bit the per-clip values."""
+    rng = np.random.default_rng(3)
+    rgb = rng.integers(0, 256, (24, 60, 80, 3), dtype=np.uint8)
+    cube = rng.uniform(80, 110, (3, 16, 128, 171)).astype(np.float32)
+    for prep, mean in ((Preprocess(), None), (Preprocess(mean_cube=cube), cube)):
+        frames = prep.frames(rgb)
+        for first in (0, 3, 8):
+            clip = prep.clip(frames[first:first + 16])
+            assert clip.is_contiguous() and torch.equal(clip, _caffe_input(rgb[first:first + 16], mean))
+
+
+def _reference_fc7(sd: dict, rgb: np.ndarray) -> torch.Tensor:
+    """fc7 of one clip of 16 RGB uint8 frames (16, H, W, 3), every step of Caffe's C3D written out."""
+    x = _caffe_input(rgb)[None]                                            # (1, 3, 16, 112, 112)
     layers = [("conv1", (1, 2, 2)), ("conv2", (2, 2, 2)), ("conv3a", None), ("conv3b", (2, 2, 2)),
               ("conv4a", None), ("conv4b", (2, 2, 2)), ("conv5a", None), ("conv5b", "caffe")]
     for name, pool in layers:
