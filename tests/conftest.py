@@ -17,3 +17,21 @@ def small_store(tmp_path_factory):
     gt = make_feature_store(d / "store.h5", SMALL)
     write_anet_gt(gt, d / "gt.json")
     return d / "store.h5", d / "gt.json", gt
+
+
+class _RunsCode:
+    """Unpickling this runs ``touch sentinel``: a file that loads it has run code."""
+
+    def __init__(self, sentinel):
+        self.sentinel = sentinel
+
+    def __reduce__(self):
+        import os
+        return os.system, (f"touch {self.sentinel}",)
+
+
+@pytest.fixture
+def code_in_a_pickle(tmp_path):
+    """(an object whose unpickling runs code, the file that code would create)."""
+    sentinel = tmp_path / "code_ran"
+    return _RunsCode(sentinel), sentinel

@@ -176,23 +176,14 @@ def test_channels_last_mean_cube_is_refused_by_the_command(tmp_path, capsys):
                                   "with a leading 1")]
 
 
-class _RunsCode:
-    def __init__(self, sentinel):
-        self.sentinel = sentinel
-
-    def __reduce__(self):
-        import os
-        return os.system, (f"touch {self.sentinel}",)
-
-
-def test_weights_files_asking_to_run_code_are_refused_without_running_it(tmp_path):
+def test_weights_files_asking_to_run_code_are_refused_without_running_it(tmp_path, code_in_a_pickle):
     from actionhas.image.networks import build_network, load_weights
     from actionhas.rundir import RunDir
 
-    sentinel, evil = tmp_path / "ran", tmp_path / "evil.pt"
-    torch.save({"state_dict": {"conv1.weight": torch.zeros(1)}, "meta": _RunsCode(sentinel)}, evil)
+    (trap, sentinel), evil = code_in_a_pickle, tmp_path / "evil.pt"
+    torch.save({"state_dict": {"conv1.weight": torch.zeros(1)}, "meta": trap}, evil)
     (tmp_path / "run").mkdir()
-    torch.save({"epoch": 0, "model": _RunsCode(sentinel)}, tmp_path / "run" / "checkpoint.pt")
+    torch.save({"epoch": 0, "model": trap}, tmp_path / "run" / "checkpoint.pt")
     for load, name in ((lambda: load_c3d(evil), "C3D weights file"),
                        (lambda: load_weights(build_network("small_gap", 3), evil), "weights file"),
                        (lambda: RunDir(tmp_path / "run").load_checkpoint(), "checkpoint")):

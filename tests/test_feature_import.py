@@ -77,20 +77,11 @@ def test_object_array_with_its_name_list(tmp_path):
         import_npy(tmp_path / "features.npy", tmp_path / "x.h5", 25, 16, names=tmp_path / "names.txt", progress=False)
 
 
-class _Exploit:
-    def __init__(self, sentinel):
-        self.sentinel = sentinel
-
-    def __reduce__(self):
-        import os
-        return os.system, (f"touch {self.sentinel}",)
-
-
-def test_object_array_asking_for_other_code_is_refused_without_running_it(tmp_path):
-    sentinel = tmp_path / "ran"
+def test_object_array_asking_for_other_code_is_refused_without_running_it(tmp_path, code_in_a_pickle):
+    trap, sentinel = code_in_a_pickle
     with open(tmp_path / "evil.npy", "wb") as f:
         np.lib.format.write_array_header_1_0(f, {"descr": "|O", "fortran_order": False, "shape": (1,)})
-        f.write(pickle.dumps(np.array([_Exploit(sentinel)], dtype=object), protocol=4))
+        f.write(pickle.dumps(np.array([trap], dtype=object), protocol=4))
     (tmp_path / "names.txt").write_text("v\n")
     with pytest.raises(ActionhasError, match=r"evil\.npy: refused to unpickle posix\.system: only numpy arrays"):
         import_npy(tmp_path / "evil.npy", tmp_path / "s.h5", 25, 16, names=tmp_path / "names.txt", progress=False)
