@@ -217,6 +217,21 @@ def test_dataset_keeps_the_times_of_the_sampled_features(small_store):
     assert np.array_equal(feats.numpy(), store.features(vid)[rows])
 
 
+def test_importing_actionhas_fixes_mkl_threads_and_code_path_unless_the_user_did():
+    """Without these MKL varies its thread count with load and its code path with operand alignment."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ("MKL_DYNAMIC", "MKL_CBWR")}
+    show = "import actionhas, os; print(os.environ['MKL_DYNAMIC'], os.environ['MKL_CBWR'])"
+    out = subprocess.run([sys.executable, "-c", show], env=env, capture_output=True, text=True).stdout.split()
+    assert out == ["FALSE", "AUTO,STRICT"]
+    out = subprocess.run([sys.executable, "-c", show], env={**env, "MKL_CBWR": "COMPATIBLE"}, capture_output=True,
+                         text=True).stdout.split()
+    assert out == ["FALSE", "COMPATIBLE"]
+
+
 def test_resume_after_kill_with_worker_processes_matches_an_uninterrupted_run(small_store, tmp_path):
     """Default-style settings (DataLoader workers > 0): a kill -9 mid-run, then --resume."""
     import os
