@@ -153,11 +153,10 @@ def contour_boxes(scoremap: np.ndarray, thresholds: np.ndarray = CAM_CURVE_THRES
     quantised = (scoremap * 255).astype(np.uint8)
     cut = (np.asarray(thresholds, np.float64) * quantised.max()).astype(np.int64)
     band_of = np.searchsorted(cut, np.arange(256), side="left")   # a pixel is in the mask at t_l iff its band > l
-    outer, holes = level_components(quantised, band_of, len(cut))
-    outer[:, 3:] = np.minimum(outer[:, 3:] + 1, [w - 1, h - 1])
-    holes[:, 1:3] -= 1
-    holes[:, 3:] = np.minimum(holes[:, 3:] + 2, [w - 1, h - 1])
-    return np.concatenate([outer, holes])
+    found, hole = level_components(quantised, band_of, len(cut))
+    found[hole, 1:3] -= 1                             # a hole's contour runs one pixel outside it
+    found[:, 3:] = np.minimum(found[:, 3:] + np.where(hole, 2, 1)[:, None], [w - 1, h - 1])
+    return found
 
 
 def best_ious(scoremap: np.ndarray, gt_boxes: np.ndarray, thresholds: np.ndarray = CAM_CURVE_THRESHOLDS) -> np.ndarray:

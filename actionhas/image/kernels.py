@@ -66,13 +66,11 @@ def _contours(quantised, lut, levels):
     """(n, 5) rows [level, x0, y0, x1, y1] of the components and holes of every level, and which are holes."""
     h, w = quantised.shape
     band = np.empty((h, w), np.int32)
-    for y in range(h):
-        for x in range(w):
-            band[y, x] = lut[quantised[y, x]]
     runs = 0                                          # runs of all levels: the rises along padded rows
     for y in range(h):
         u = 0
         for x in range(w):
+            band[y, x] = lut[quantised[y, x]]
             runs += band[y, x] - u if band[y, x] > u else 0
             u = band[y, x]
     n = 2 * runs + 1                                  # every run, and at most as many gaps between runs
@@ -174,6 +172,5 @@ def level_components(quantised: np.ndarray, band_of: np.ndarray, levels: int) ->
     """Boxes (rows [level, x0, y0, x1, y1], inclusive pixels) of the 8-connected components of
     ``band > l`` and of the holes, the 4-connected components of ``band <= l`` that do not touch the
     border, for l in 0 .. levels - 1, where ``band = band_of[quantised]``: a uint8 map, and the band in
-    0 .. levels of each of its 256 values."""
-    found, holes = _contours(np.ascontiguousarray(quantised, np.uint8), np.asarray(band_of, np.int32), levels)
-    return found[~holes], found[holes]
+    0 .. levels of each of its 256 values. Returns the boxes and which of them are holes."""
+    return _contours(np.ascontiguousarray(quantised, np.uint8), np.asarray(band_of, np.int32), levels)
