@@ -3,7 +3,7 @@
 1. writes a few short videos of moving shapes and extracts C3D fc7 features from them with the
    real extraction path (random C3D weights: no Sports-1M file ships with the package);
 2. generates a THUMOS-like feature store in which every action has a short key moment and a
-   long, weakly specific body (see actionhas.synthetic);
+   long, weakly specific body (see actionhas.data.synthetic);
 3. trains Video-full (--hide-prob 0) and Video-HaS (--hide-prob 0.5) with the same seed,
    localizes from the CAM, evaluates (ActivityNet protocol) and writes a report with both;
 4. trains a small run on the features of the videos of step 1 (classes Bars and Squares) and
@@ -23,18 +23,18 @@ from pathlib import Path
 
 import torch
 
-from actionhas import cli
+from actionhas.core import cli
 from actionhas.detect import main as detect_main
 from actionhas.evaluate import main as evaluate_main
 from actionhas.extract import main as extract_main
 from actionhas.localize import main as localize_main
 from actionhas.report import main as report_main
 from actionhas.train import main as train_main
-from actionhas.errors import ActionhasError
-from actionhas.evaluation import format_table
-from actionhas.annotations import write_anet_gt
-from actionhas.synthetic import SyntheticSpec, make_feature_store
-from actionhas.video_writer import write_test_video
+from actionhas.core.errors import ActionhasError
+from actionhas.evaluation.detection_map import format_table
+from actionhas.formats.annotations import write_anet_gt
+from actionhas.data.synthetic import SyntheticSpec, make_feature_store
+from actionhas.data.video_writer import write_test_video
 from feature_extraction.c3d import C3D
 from feature_extraction.weights import save_c3d
 

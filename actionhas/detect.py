@@ -18,11 +18,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from actionhas import cli, defaults
-from actionhas.detection import check_compatible, detect_in_store, summary_lines, videos_of
-from actionhas.localization import PROPOSAL_METHODS, LocalizeSettings
-from actionhas.rundir import RunDir
-from actionhas.video_run import feature_dim_of
+from actionhas.core import cli
+from actionhas.core import defaults
+from actionhas.reporting.detection import check_compatible, detect_in_store, summary_lines, videos_of
+from actionhas.localization.pipeline import PROPOSAL_METHODS, LocalizeSettings
+from actionhas.formats.rundir import RunDir
+from actionhas.models.heads import feature_dim_of
 from feature_extraction.c3d import FC7_DIM
 
 

@@ -32,9 +32,9 @@ import json
 import sys
 from pathlib import Path
 
-from actionhas import cli
-from actionhas.annotations import load_ground_truth, read_prediction_columns
-from actionhas.evaluation import IOU_SETS, PROTOCOLS, evaluate_detection, format_table
+from actionhas.core import cli
+from actionhas.formats.annotations import load_ground_truth, read_prediction_columns
+from actionhas.evaluation.detection_map import IOU_SETS, PROTOCOLS, evaluate_detection, format_table
 
 
 def _iou_token(text: str) -> float | str:

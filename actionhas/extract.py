@@ -22,8 +22,9 @@ import os
 import sys
 from pathlib import Path
 
-from actionhas import cli, defaults
-from actionhas.errors import ActionhasError
+from actionhas.core import cli
+from actionhas.core import defaults
+from actionhas.core.errors import ActionhasError
 from feature_extraction import npy_import
 from feature_extraction.c3d import POOL5_MODES
 from feature_extraction.engine import DECODE_WORKERS

@@ -21,9 +21,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from actionhas import cli, defaults
-from actionhas.annotations import write_predictions
-from actionhas.localization import PROPOSAL_METHODS, LocalizeSettings, localize
+from actionhas.core import cli
+from actionhas.core import defaults
+from actionhas.formats.annotations import write_predictions
+from actionhas.localization.pipeline import PROPOSAL_METHODS, LocalizeSettings, localize
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -16,9 +16,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from actionhas import cli
-from actionhas.annotations import load_ground_truth
-from actionhas.reporting import load_runs, write_report
+from actionhas.core import cli
+from actionhas.formats.annotations import load_ground_truth
+from actionhas.reporting.report_page import load_runs, write_report
 
 
 def build_parser() -> argparse.ArgumentParser:

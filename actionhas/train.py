@@ -19,9 +19,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from actionhas import cli
-from actionhas.video_run import MODELS, OPTIMIZERS, POOLS, TrainConfig
-from actionhas.video_training import summary, train
+from actionhas.core import cli
+from actionhas.models.heads import MODELS, OPTIMIZERS, POOLS, TrainConfig
+from actionhas.training.video import summary, train
 
 
 def build_parser() -> argparse.ArgumentParser:

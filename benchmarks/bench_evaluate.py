@@ -6,7 +6,7 @@ Writes ~72k predictions over the shipped THUMOS14 test ground truth (20 classes,
 jittered instances, some with a wrong class, segments anywhere in annotated videos and in
 unannotated test videos, scores rounded to 3 decimals so that ties occur. Then, for both
 protocols at tIoU 0.1:0.1:0.7, times whole processes (start-up and imports included):
-``python -m actionhas.evaluate`` and the loop oracle (``actionhas.evaluation_reference``) run
+``python -m actionhas.evaluate`` and the loop oracle (``actionhas.evaluation.reference``) run
 by ``python -c`` on the same files. Prints wall and CPU seconds (evaluate: best of --repeats; the
 loops run once, their seconds dwarf start-up noise), the wall ratio (target >= 15x) and whether
 every per-class AP of the two is identical. The processes keep their bytecode cache in the
@@ -27,13 +27,13 @@ from pathlib import Path
 
 import numpy as np
 
-from actionhas.annotations import load_thumos14, thumos14_video_subsets, write_predictions
+from actionhas.formats.annotations import load_thumos14, thumos14_video_subsets, write_predictions
 
 LOOPS = """
 import json, sys
-from actionhas.annotations import load_ground_truth, read_prediction_columns
-from actionhas.evaluation import DEFAULT_IOUS
-from actionhas.evaluation_reference import evaluate_detection_loops
+from actionhas.formats.annotations import load_ground_truth, read_prediction_columns
+from actionhas.evaluation.detection_map import DEFAULT_IOUS
+from actionhas.evaluation.reference import evaluate_detection_loops
 pred, protocol, out = sys.argv[1:]
 gt = load_ground_truth("thumos14", "test", protocol)
 metrics = evaluate_detection_loops(gt, read_prediction_columns(pred), DEFAULT_IOUS, protocol)

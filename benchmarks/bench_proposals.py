@@ -15,8 +15,8 @@ import time
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
-from actionhas import defaults
-from actionhas.proposals import class_proposals, nms, soft_nms
+from actionhas.core import defaults
+from actionhas.localization.proposals import class_proposals, nms, soft_nms
 
 
 def sequences(length: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

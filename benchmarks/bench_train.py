@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from actionhas.hiding import TemporalHiding
-from actionhas.model import HaSNet, multilabel_cross_entropy
-from actionhas.store import StoreInfo, create_store, write_video
+from actionhas.data.hiding import TemporalHiding
+from actionhas.models.paper import HaSNet, multilabel_cross_entropy
+from actionhas.formats.store import StoreInfo, create_store, write_video
 
 
 def make_store(path: Path, videos: int, dim: int, features: int, classes: int = 20) -> Path:

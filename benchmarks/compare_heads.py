@@ -2,7 +2,7 @@
 
     python benchmarks/compare_heads.py [--seeds 0 1 2] [--epochs 20] [--out /tmp/compare_heads]
 
-Trains on a generated THUMOS-like store (actionhas.synthetic: short key moments, long weakly
+Trains on a generated THUMOS-like store (actionhas.data.synthetic: short key moments, long weakly
 specific bodies), localizes the test videos with their own classes under ``--proposals paper``
 and ``--proposals multi``, evaluates (ActivityNet protocol, tIoU 0.1-0.7) and prints mean +- std
 mAP (%) per tIoU over the seeds, with the same data for every run. Generated data shows the
@@ -18,12 +18,12 @@ from pathlib import Path
 
 import numpy as np
 
-from actionhas.annotations import write_anet_gt
-from actionhas.evaluation import evaluate_detection
-from actionhas.localization import LocalizeSettings, localize
-from actionhas.synthetic import SyntheticSpec, make_feature_store
-from actionhas.video_run import TrainConfig
-from actionhas.video_training import train
+from actionhas.formats.annotations import write_anet_gt
+from actionhas.evaluation.detection_map import evaluate_detection
+from actionhas.localization.pipeline import LocalizeSettings, localize
+from actionhas.data.synthetic import SyntheticSpec, make_feature_store
+from actionhas.models.heads import TrainConfig
+from actionhas.training.video import train
 
 IOUS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
 

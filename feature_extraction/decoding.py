@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from actionhas.errors import ActionhasError
+from actionhas.core.errors import ActionhasError
 
 
 class DecodeError(ActionhasError):

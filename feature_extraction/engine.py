@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from actionhas.errors import ActionhasError
+from actionhas.core.errors import ActionhasError
 
 
 def _usable_cores() -> int:

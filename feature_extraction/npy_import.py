@@ -26,9 +26,9 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from actionhas import defaults
-from actionhas.errors import ActionhasError
-from actionhas.store import StoreInfo, create_store_atomic, write_video
+from actionhas.core import defaults
+from actionhas.core.errors import ActionhasError
+from actionhas.formats.store import StoreInfo, create_store_atomic, write_video
 from feature_extraction.provenance import make_provenance
 
 # numpy's array-reconstruction callables, taken from numpy itself (their module moved in numpy 2).

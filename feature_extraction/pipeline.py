@@ -21,10 +21,10 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from actionhas import defaults
-from actionhas.cli import check_device
-from actionhas.errors import ActionhasError
-from actionhas.store import StoreInfo
+from actionhas.core import defaults
+from actionhas.core.cli import check_device
+from actionhas.core.errors import ActionhasError
+from actionhas.formats.store import StoreInfo
 from feature_extraction.c3d import C3D, FC7_DIM
 from feature_extraction.decoding import DecodeError, FrameStream
 from feature_extraction.engine import DECODE_WORKERS, Emit, Finish, run_videos
@@ -42,7 +42,7 @@ STORE_DTYPES = ("float16", "float32")
 
 @dataclass
 class ExtractOptions:
-    """How an extraction runs; every default is in ``actionhas.defaults`` (Extraction)."""
+    """How an extraction runs; every default is in ``actionhas.core.defaults`` (Extraction)."""
 
     features_per_second: float = defaults.FEATURES_PER_SECOND
     batch_size: int = defaults.EXTRACT_BATCH_SIZE

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from actionhas.errors import ActionhasError
+from actionhas.core.errors import ActionhasError
 from feature_extraction.provenance import sha256_array
 from feature_extraction.sampling import CLIP_LENGTH
 

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from actionhas.errors import ActionhasError
-from actionhas.store import summarize
+from actionhas.core.errors import ActionhasError
+from actionhas.formats.store import summarize
 
 NOT_COMPARED = ("package_version",)
 

@@ -8,7 +8,7 @@
 - the project's own file (``save_c3d``): {"format": "actionhas-c3d", "pool5": ..., "state_dict": ...},
   Caffe preprocessing, the pool5 it records ("caffe" when it records none).
 
-Files are read through ``actionhas.torch_files`` (``weights_only=True``): nothing is unpickled beyond tensors.
+Files are read through ``actionhas.formats.torch_files`` (``weights_only=True``): nothing is unpickled beyond tensors.
 """
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ from pathlib import Path
 
 import torch
 
-from actionhas.errors import ActionhasError
-from actionhas.torch_files import load_dict, save_atomic, state_dict_of
+from actionhas.core.errors import ActionhasError
+from actionhas.formats.torch_files import load_dict, save_atomic, state_dict_of
 from feature_extraction.c3d import C3D, POOL5_MODES
 from feature_extraction.preprocess import CAFFE_SPORTS1M, MMACTION2_SPORTS1M, Preprocessing
 from feature_extraction.provenance import sha256_file

@@ -20,9 +20,9 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from actionhas.atomic import write_text_atomic
-from actionhas.errors import ActionhasError
-from actionhas.store import (StoreInfo, copy_video, create_store_atomic, read_failures, read_info, video_ids,
+from actionhas.formats.atomic import write_text_atomic
+from actionhas.core.errors import ActionhasError
+from actionhas.formats.store import (StoreInfo, copy_video, create_store_atomic, read_failures, read_info, video_ids,
                              write_failure, write_video)
 from feature_extraction.provenance import check_same
 

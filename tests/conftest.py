@@ -1,10 +1,10 @@
-"""Shared fixtures: small generated feature stores (videos come from actionhas.video_writer)."""
+"""Shared fixtures: small generated feature stores (videos come from actionhas.data.video_writer)."""
 from __future__ import annotations
 
 import pytest
 
-from actionhas.annotations import write_anet_gt
-from actionhas.synthetic import SyntheticSpec, make_feature_store
+from actionhas.formats.annotations import write_anet_gt
+from actionhas.data.synthetic import SyntheticSpec, make_feature_store
 
 
 SMALL = SyntheticSpec(train_videos=60, test_videos=30, num_classes=6, feature_dim=64, seconds=(30, 60))

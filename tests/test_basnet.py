@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from actionhas import defaults
-from actionhas.basnet import BaSNet, topk_pool
-from actionhas.errors import ActionhasError
+from actionhas.core import defaults
+from actionhas.models.basnet import BaSNet, topk_pool
+from actionhas.core.errors import ActionhasError
 
 
 def _tiny(seed=0, **kw):

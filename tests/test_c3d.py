@@ -7,9 +7,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from actionhas import cli
+from actionhas.core import cli
 from actionhas import extract as extract_cli
-from actionhas.errors import ActionhasError
+from actionhas.core.errors import ActionhasError
 from feature_extraction.c3d import C3D
 from feature_extraction.pipeline import ClipRunner, ExtractOptions
 from feature_extraction.preprocess import MMACTION2_SPORTS1M, Preprocess, load_mean_cube
@@ -178,7 +178,7 @@ def test_channels_last_mean_cube_is_refused_by_the_command(tmp_path, capsys):
 
 def test_weights_files_asking_to_run_code_are_refused_without_running_it(tmp_path, code_in_a_pickle):
     from actionhas.image.networks import build_network, load_weights
-    from actionhas.rundir import RunDir
+    from actionhas.formats.rundir import RunDir
 
     (trap, sentinel), evil = code_in_a_pickle, tmp_path / "evil.pt"
     torch.save({"state_dict": {"conv1.weight": torch.zeros(1)}, "meta": trap}, evil)

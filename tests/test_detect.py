@@ -4,9 +4,10 @@ import re
 
 import pytest
 
-from actionhas import detect, train
-from actionhas.errors import ActionhasError
-from actionhas.video_writer import write_test_video
+from actionhas import detect
+from actionhas import train
+from actionhas.core.errors import ActionhasError
+from actionhas.data.video_writer import write_test_video
 from feature_extraction.c3d import C3D
 from feature_extraction.pipeline import extract_c3d
 from feature_extraction.weights import save_c3d

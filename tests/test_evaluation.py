@@ -9,10 +9,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from actionhas import cli, evaluate
-from actionhas.annotations import THUMOS14_DIR, GroundTruth, read_anet_gt
-from actionhas.evaluation import IOU_SETS, evaluate_detection, format_table
-from actionhas.evaluation_reference import evaluate_detection_loops
+from actionhas.core import cli
+from actionhas import evaluate
+from actionhas.formats.annotations import THUMOS14_DIR, GroundTruth, read_anet_gt
+from actionhas.evaluation.detection_map import IOU_SETS, evaluate_detection, format_table
+from actionhas.evaluation.reference import evaluate_detection_loops
 
 
 def make_gt(rows, ambiguous=()):

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from actionhas import extract as extract_cli
-from actionhas.errors import ActionhasError
-from actionhas.store import FeatureStore
+from actionhas.core.errors import ActionhasError
+from actionhas.formats.store import FeatureStore
 from feature_extraction.npy_import import import_npy
 
 

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from actionhas.hiding import PatchHiding, TemporalHiding, cell_mask, hide_cells
+from actionhas.data.hiding import PatchHiding, TemporalHiding, cell_mask, hide_cells
 
 
 def gen(seed=0):

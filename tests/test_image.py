@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from actionhas.errors import ActionhasError
+from actionhas.core.errors import ActionhasError
 from actionhas.image import evaluate as image_evaluate
 from actionhas.image import train as image_train
 from actionhas.image.boxes import LocalizationEvaluator, box_iou, cam_to_box

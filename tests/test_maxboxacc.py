@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from scipy import ndimage
 
-from actionhas.errors import ActionhasError
+from actionhas.core.errors import ActionhasError
 from actionhas.image import boxes_reference as reference
 from actionhas.image.boxes import (LocalizationEvaluator, best_ious, contour_boxes, normalized_scoremap, resize_boxes,
                                    resize_cam)

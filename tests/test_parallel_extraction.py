@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from actionhas.video_writer import write_test_video
+from actionhas.data.video_writer import write_test_video
 from feature_extraction.pipeline import ClipRunner, ExtractOptions, extract, extract_video
 from feature_extraction.preprocess import Preprocess
 from feature_extraction.weights import WeightsSource, random_c3d

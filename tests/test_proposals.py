@@ -5,9 +5,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from actionhas import defaults
-from actionhas.errors import ActionhasError
-from actionhas.proposals import (
+from actionhas.core import defaults
+from actionhas.core.errors import ActionhasError
+from actionhas.localization.proposals import (
     class_proposals,
     minmax_normalize,
     multi_threshold_segments,

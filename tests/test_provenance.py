@@ -7,10 +7,10 @@ import h5py
 import numpy as np
 import pytest
 
-from actionhas import cli
+from actionhas.core import cli
 from actionhas import extract as extract_cli
-from actionhas.store import FeatureStore, StoreInfo, create_store, write_video
-from actionhas.video_writer import write_test_video
+from actionhas.formats.store import FeatureStore, StoreInfo, create_store, write_video
+from actionhas.data.video_writer import write_test_video
 from feature_extraction.pipeline import ExtractOptions, extraction_provenance
 from feature_extraction.preprocess import Preprocess
 from feature_extraction.provenance import ProvenanceError

@@ -1,7 +1,10 @@
 import base64
 import re
 
-from actionhas import evaluate, localize, report, train
+from actionhas import evaluate
+from actionhas import localize
+from actionhas import report
+from actionhas import train
 
 
 def _run(store, gt, out, hide):
@@ -70,5 +73,5 @@ def test_pages_are_titled_for_people_and_use_the_predictions_threshold(small_sto
     headings = re.findall(r"<h2>([^<]+)</h2>", page)
     assert "mAP against tIoU threshold" in headings and "map vs iou" not in page
     assert any(re.fullmatch(r"Action\d\d in video_test_\d+: where the runs differ most", h) for h in headings)
-    from actionhas.reporting import load_runs
+    from actionhas.reporting.report_page import load_runs
     assert load_runs([f"HaS={out}"])["HaS"]["threshold"] == 0.3

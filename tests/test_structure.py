@@ -45,8 +45,8 @@ def test_help_shows_every_default(command):
 
 
 def test_torch_files_are_read_in_one_place_without_unpickling_code():
-    """Every torch.load of the package goes through actionhas.torch_files, which passes weights_only=True."""
+    """Every torch.load of the package goes through actionhas.formats.torch_files, which passes weights_only=True."""
     readers = [str(path.relative_to(ROOT)) for folder in ("actionhas", "feature_extraction")
                for path in sorted((ROOT / folder).rglob("*.py")) if "torch.load(" in path.read_text()]
-    assert readers == ["actionhas/torch_files.py"]
+    assert readers == ["actionhas/formats/torch_files.py"]
     assert "weights_only=True" in (ROOT / "actionhas" / "torch_files.py").read_text()

@@ -7,14 +7,14 @@ import torch
 
 from actionhas import localize as localize_cli
 from actionhas import train as train_cli
-from actionhas.data import mean_feature, sample_uniform
-from actionhas.errors import ActionhasError
-from actionhas.evaluation import evaluate_detection
-from actionhas.localization import LocalizeSettings, cam_to_segments, localize, predicted_classes
-from actionhas.model import HaSNet, multilabel_cross_entropy
-from actionhas.store import FeatureStore, StoreInfo, create_store, write_video
-from actionhas.video_run import TrainConfig, load_run
-from actionhas.video_training import train
+from actionhas.data.sampling import mean_feature, sample_uniform
+from actionhas.core.errors import ActionhasError
+from actionhas.evaluation.detection_map import evaluate_detection
+from actionhas.localization.pipeline import LocalizeSettings, cam_to_segments, localize, predicted_classes
+from actionhas.models.paper import HaSNet, multilabel_cross_entropy
+from actionhas.formats.store import FeatureStore, StoreInfo, create_store, write_video
+from actionhas.models.heads import TrainConfig, load_run
+from actionhas.training.video import train
 
 
 def test_sample_uniform_spreads_and_repeats():
@@ -92,7 +92,7 @@ def test_resume_reaches_the_same_weights_as_an_uninterrupted_run(small_store, tm
 
 def test_a_run_dying_while_it_logs_an_epoch_resumes_with_every_log_line(small_store, tmp_path, monkeypatch):
     """The process dies in the middle of writing epoch 2's log line; --resume reruns epoch 2."""
-    from actionhas.rundir import RunDir
+    from actionhas.formats.rundir import RunDir
 
     store, gt, _ = small_store
     straight = train(_cfg(store, gt, tmp_path / "a", epochs=4), progress=False)
@@ -208,7 +208,7 @@ def test_train_cli_reports_and_load_run_restores(small_store, tmp_path, capsys):
 
 
 def test_dataset_keeps_the_times_of_the_sampled_features(small_store):
-    from actionhas.data import VideoFeatures
+    from actionhas.data.sampling import VideoFeatures
     store = FeatureStore(small_store[0])
     vid = store.video_ids[0]
     feats, labels, times = VideoFeatures(store, [vid], np.ones((1, 6), np.float32), 50)[0]
@@ -307,7 +307,7 @@ def test_selection_keeps_the_best_heldout_epoch_and_refuses_reporting_on_it(smal
 
 
 def test_activitynet_ids_match_with_or_without_the_v_prefix(tmp_path):
-    from actionhas.data import select_videos
+    from actionhas.data.sampling import select_videos
 
     with create_store(tmp_path / "s.h5", StoreInfo(2, 1.0, "t")) as f:
         for vid in ("v_abc", "def"):

@@ -24,7 +24,7 @@ from functools import lru_cache
 import numpy as np
 from scipy import ndimage
 
-from actionhas.errors import ActionhasError
+from actionhas.core.errors import ActionhasError
 from actionhas.image.kernels import apply_taps, level_components
 
 _EIGHT = np.ones((3, 3), bool)

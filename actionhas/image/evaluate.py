@@ -44,8 +44,8 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from actionhas import cli  # noqa: E402
-from actionhas.errors import ActionhasError  # noqa: E402
+from actionhas.core import cli  # noqa: E402
+from actionhas.core.errors import ActionhasError  # noqa: E402
 from actionhas.image import defaults  # noqa: E402
 from actionhas.image.boxes import LocalizationEvaluator  # noqa: E402
 from actionhas.image.data import (IMAGE_EXTENSIONS, load_image, normalize, read_boxes,  # noqa: E402

@@ -22,9 +22,9 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from actionhas.errors import ActionhasError
-from actionhas.hiding import PatchHiding
-from actionhas.torch_files import load_dict, state_dict_of
+from actionhas.core.errors import ActionhasError
+from actionhas.data.hiding import PatchHiding
+from actionhas.formats.torch_files import load_dict, state_dict_of
 
 
 def _conv_bn(cin: int, cout: int, k: int, stride: int = 1, pad: int | None = None, bn: bool = True) -> nn.Sequential:

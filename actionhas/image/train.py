@@ -19,12 +19,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from actionhas import cli
+from actionhas.core import cli
 from actionhas.image import defaults
 from actionhas.image.data import image_folder
 from actionhas.image.networks import ARCHITECTURES
 from actionhas.image.training import ImageTrainConfig, measure_mean_std, train_images
-from actionhas.rundir import RunDir
+from actionhas.formats.rundir import RunDir
 
 
 def build_parser() -> argparse.ArgumentParser:

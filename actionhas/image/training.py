@@ -3,7 +3,7 @@
 Images are normalised by the mean and std, so a hidden patch is filled with 0, the mean pixel.
 Hiding sizes are drawn per image on every step from ``hide_sizes`` (0 = not hidden). Hiding on a
 conv layer's output (``hide_layer``) fills with that layer's per-channel mean activation over
-the batch. The loop, seeding, checkpoints and resume are the video side's (``actionhas.training``).
+the batch. The loop, seeding, checkpoints and resume are the video side's (``actionhas.training.loop``).
 """
 from __future__ import annotations
 
@@ -15,13 +15,13 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from actionhas.errors import ActionhasError
-from actionhas.hiding import PatchHiding
+from actionhas.core.errors import ActionhasError
+from actionhas.data.hiding import PatchHiding
 from actionhas.image import defaults
 from actionhas.image.data import IMAGENET_MEAN, IMAGENET_STD, TrainImages, image_folder, load_image, resize
 from actionhas.image.networks import CAMNet, build_network, load_weights
-from actionhas.rundir import RunDir
-from actionhas.training import EpochOrder, fit, make_loader, step_lr
+from actionhas.formats.rundir import RunDir
+from actionhas.training.loop import EpochOrder, fit, make_loader, step_lr
 
 # settings that may differ between a run and its resumption
 RESUMABLE_CHANGES = {"epochs", "workers", "device"}

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from actionhas.atomic import write_text_atomic
-from actionhas.errors import ActionhasError
-from actionhas.torch_files import load_dict, save_atomic
+from actionhas.formats.atomic import write_text_atomic
+from actionhas.core.errors import ActionhasError
+from actionhas.formats.torch_files import load_dict, save_atomic
 
 
 class RunDir:

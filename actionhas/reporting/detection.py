@@ -14,12 +14,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from actionhas import defaults, plots
-from actionhas.annotations import write_predictions
-from actionhas.errors import ActionhasError
-from actionhas.localization import LocalizeSettings, head_outputs, localize_store, model_feature_dim
-from actionhas.reporting import html_page
-from actionhas.store import FeatureStore
+from actionhas.core import defaults
+from actionhas.reporting import plots
+from actionhas.formats.annotations import write_predictions
+from actionhas.core.errors import ActionhasError
+from actionhas.localization.pipeline import LocalizeSettings, head_outputs, localize_store, model_feature_dim
+from actionhas.reporting.report_page import html_page
+from actionhas.formats.store import FeatureStore
 
 
 @dataclass
@@ -81,7 +82,7 @@ def detect_in_store(run: str | Path, store_path: str | Path, videos: list[str], 
                     settings: LocalizeSettings | None = None, device: str = "cpu",
                     progress: bool = True) -> list[VideoResult]:
     """Localize ``videos`` of a store with a run; write predictions.json, timelines and index.html to ``out``."""
-    from actionhas.video_run import load_run
+    from actionhas.models.heads import load_run
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

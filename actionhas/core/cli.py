@@ -6,7 +6,7 @@ import sys
 import warnings
 from typing import Callable, Sequence
 
-from actionhas.errors import ActionhasError
+from actionhas.core.errors import ActionhasError
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):

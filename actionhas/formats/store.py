@@ -24,7 +24,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from actionhas.errors import ActionhasError
+from actionhas.core.errors import ActionhasError
 
 
 class StoreError(ActionhasError):

@@ -14,9 +14,9 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from actionhas import plots
-from actionhas.annotations import GroundTruth, read_predictions, read_predictions_info
-from actionhas.errors import ActionhasError
+from actionhas.reporting import plots
+from actionhas.formats.annotations import GroundTruth, read_predictions, read_predictions_info
+from actionhas.core.errors import ActionhasError
 
 
 def _load_one(directory: Path) -> dict:

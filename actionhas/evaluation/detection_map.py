@@ -24,7 +24,7 @@ Both matchings are one sequential greedy rule (``_greedy``): proposers in turn e
 most preferred free resource (ActivityNet: predictions take instances; the kit: instances take
 detections). All thresholds, and every proposer that no earlier one can get in the way of,
 advance together in rounds.
-``actionhas.evaluation_reference`` states the same rules as plain loops; the tests hold the two equal.
+``actionhas.evaluation.reference`` states the same rules as plain loops; the tests hold the two equal.
 """
 from __future__ import annotations
 
@@ -32,9 +32,9 @@ import warnings
 
 import numpy as np
 
-from actionhas.annotations import PREDICTION_COLUMNS
-from actionhas.errors import ActionhasError
-from actionhas.ground_truth import GroundTruth, as_columns, canonical_video_id
+from actionhas.formats.annotations import PREDICTION_COLUMNS
+from actionhas.core.errors import ActionhasError
+from actionhas.formats.ground_truth import GroundTruth, as_columns, canonical_video_id
 
 PROTOCOLS = ("anet", "thumos14")
 _THUMOS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)

@@ -1,9 +1,9 @@
-"""The detection-mAP rules of ``actionhas.evaluation`` written as plain loops, one detection at a time.
+"""The detection-mAP rules of ``actionhas.evaluation.detection_map`` written as plain loops, one detection at a time.
 
 Slow and obviously faithful to ActivityNet's ``compute_average_precision_detection`` and to the
 THUMOS14 kit's ``TH14eventdetpr.m``: the tests use it as the oracle for the vectorised evaluator,
 and ``benchmarks/bench_evaluate.py`` times the two against each other. Which predictions count is
-decided once, by ``actionhas.evaluation.select_predictions``.
+decided once, by ``actionhas.evaluation.detection_map.select_predictions``.
 """
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from collections import defaultdict
 
 import numpy as np
 
-from actionhas.evaluation import check_thresholds, interpolated_ap, select_predictions, thumos14_ap
-from actionhas.ground_truth import GroundTruth, canonical_video_id
+from actionhas.evaluation.detection_map import check_thresholds, interpolated_ap, select_predictions, thumos14_ap
+from actionhas.formats.ground_truth import GroundTruth, canonical_video_id
 
 
 def _iou(a0: float, a1: float, b0: float, b1: float) -> float:
@@ -89,7 +89,7 @@ def _thumos14_class(gts: list, preds: list, ambiguous: dict, thr: float) -> floa
 
 
 def evaluate_detection_loops(gt: GroundTruth, preds, iou_thresholds, protocol: str = "anet") -> dict:
-    """Same result as ``actionhas.evaluation.evaluate_detection`` (iou, mAP, average_mAP, per_class)."""
+    """Same result as ``actionhas.evaluation.detection_map.evaluate_detection`` (iou, mAP, average_mAP, per_class)."""
     thresholds = check_thresholds(iou_thresholds).tolist()
     kept = select_predictions(gt, preds, protocol)
     inst, amb = gt.instance_columns, gt.ambiguous_columns

@@ -48,7 +48,7 @@ class HaSNet(nn.Module):
         maps = self.feature_maps(x)
         return self.classifier(self.dropout(self._pool(maps))), self._cam(maps)
 
-    # The head protocol the trainer and the localizer use (shared with actionhas.basnet.BaSNet).
+    # The head protocol the trainer and the localizer use (shared with actionhas.models.basnet.BaSNet).
     def loss(self, logits: Tensor, labels: Tensor) -> Tensor:
         return multilabel_cross_entropy(logits, labels)
 

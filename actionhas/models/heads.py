@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 from torch import nn
 
-from actionhas import defaults
-from actionhas.errors import ActionhasError
-from actionhas.rundir import RunDir
+from actionhas.core import defaults
+from actionhas.core.errors import ActionhasError
+from actionhas.formats.rundir import RunDir
 
 MODELS = ("paper", "basnet")
 POOLS = ("max", "avg")
@@ -63,10 +63,10 @@ class TrainConfig:
 def build_model(cfg: TrainConfig, feature_dim: int, num_classes: int) -> nn.Module:
     """The head ``cfg.model`` names, with the run's settings (``cfg`` resolved)."""
     if cfg.model == "basnet":
-        from actionhas.basnet import BaSNet
+        from actionhas.models.basnet import BaSNet
 
         return BaSNet(feature_dim, num_classes, hidden=cfg.hidden, dropout=cfg.dropout)
-    from actionhas.model import HaSNet
+    from actionhas.models.paper import HaSNet
 
     return HaSNet(feature_dim, num_classes, hidden=cfg.hidden, pool=cfg.pool, dropout=cfg.dropout)
 

@@ -26,8 +26,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from actionhas import defaults
-from actionhas.errors import ActionhasError
+from actionhas.core import defaults
+from actionhas.core.errors import ActionhasError
 
 Segment = tuple[float, float, float]  # (start_s, end_s, score)
 

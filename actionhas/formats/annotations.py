@@ -7,7 +7,7 @@ Video-level training labels come as a CSV (``video,subset,labels`` with ``;``-se
 from any ground-truth source, or by name (``thumos14``, ``thumos14-101``). Predictions are
 ActivityNet JSON (``{"results": {vid: [{label, segment, score}]}}``).
 
-Ground truth is loaded into ``actionhas.ground_truth.GroundTruth``, predictions into the same numpy
+Ground truth is loaded into ``actionhas.formats.ground_truth.GroundTruth``, predictions into the same numpy
 columns (``video, label, start, end`` in seconds, ``score``); only the functions that hand out
 DataFrames import pandas. Video ids match ground truth through ``canonical_video_id``.
 """
@@ -25,11 +25,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from actionhas.atomic import write_text_atomic
-from actionhas.errors import ActionhasError
-from actionhas.ground_truth import (INSTANCE_COLUMNS, SEGMENT_COLUMNS, VIDEO_COLUMNS, GroundTruth, as_columns, as_frame,
+from actionhas.formats.atomic import write_text_atomic
+from actionhas.core.errors import ActionhasError
+from actionhas.formats.ground_truth import (INSTANCE_COLUMNS, SEGMENT_COLUMNS, VIDEO_COLUMNS, GroundTruth, as_columns, as_frame,
                                     columns_from_rows, subset_from_id)
-from actionhas.ground_truth import canonical_video_id  # noqa: F401 (re-exported: every video id matches through it)
+from actionhas.formats.ground_truth import canonical_video_id  # noqa: F401 (re-exported: every video id matches through it)
 
 if TYPE_CHECKING:
     import pandas as pd

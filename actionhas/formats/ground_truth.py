@@ -1,6 +1,6 @@
 """Temporal ground truth in memory: numpy columns, pandas views on demand, and the evaluated set.
 
-``actionhas.annotations`` reads and writes the file formats into this; the evaluators read its
+``actionhas.formats.annotations`` reads and writes the file formats into this; the evaluators read its
 columns directly, so scoring never needs pandas (``import pandas`` alone costs ~0.4 s).
 """
 from __future__ import annotations

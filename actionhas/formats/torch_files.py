@@ -7,7 +7,7 @@ import os
 import pickle
 from pathlib import Path
 
-from actionhas.errors import ActionhasError
+from actionhas.core.errors import ActionhasError
 
 
 def save_atomic(obj: dict, path: str | Path) -> None:

@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 from scipy.ndimage import gaussian_filter1d
 
-from actionhas.annotations import GroundTruth
-from actionhas.store import StoreInfo, create_store, write_video
+from actionhas.formats.annotations import GroundTruth
+from actionhas.formats.store import StoreInfo, create_store, write_video
 
 
 @dataclass

@@ -9,9 +9,9 @@ import torch
 from torch.utils.data import Dataset
 from tqdm import tqdm
 
-from actionhas.errors import ActionhasError
-from actionhas.ground_truth import canonical_video_id
-from actionhas.store import FeatureStore
+from actionhas.core.errors import ActionhasError
+from actionhas.formats.ground_truth import canonical_video_id
+from actionhas.formats.store import FeatureStore
 
 
 def sample_uniform(n: int, length: int) -> np.ndarray:

@@ -16,14 +16,14 @@ from pathlib import Path
 
 import torch
 
-from actionhas.annotations import GroundTruth, load_labels, load_thumos14, read_ground_truth
-from actionhas.data import VideoFeatures, label_matrix, mean_feature, select_videos
-from actionhas.errors import ActionhasError
-from actionhas.hiding import TemporalHiding
-from actionhas.rundir import RunDir
-from actionhas.store import FeatureStore
-from actionhas.training import EpochOrder, Selection, fit, make_loader, step_lr
-from actionhas.video_run import TrainConfig, build_model
+from actionhas.formats.annotations import GroundTruth, load_labels, load_thumos14, read_ground_truth
+from actionhas.data.sampling import VideoFeatures, label_matrix, mean_feature, select_videos
+from actionhas.core.errors import ActionhasError
+from actionhas.data.hiding import TemporalHiding
+from actionhas.formats.rundir import RunDir
+from actionhas.formats.store import FeatureStore
+from actionhas.training.loop import EpochOrder, Selection, fit, make_loader, step_lr
+from actionhas.models.heads import TrainConfig, build_model
 
 # settings that may differ between a run and its resumption
 RESUMABLE_CHANGES = {"epochs", "workers", "device"}
@@ -69,8 +69,8 @@ def _selection(cfg: TrainConfig, model, store: FeatureStore, labels, classes: li
                                            cfg.length), None, cfg.batch_size, 0, cfg.device, cfg.seed)
         return Selection(cfg.select_on, lambda epoch: ("accuracy", accuracy(model, loader, cfg.device)),
                          f"the labels give no temporal annotations of {cfg.select_on!r}: top-1 classification accuracy")
-    from actionhas.evaluation import evaluate_detection
-    from actionhas.localization import LocalizeSettings, localize_store
+    from actionhas.evaluation.detection_map import evaluate_detection
+    from actionhas.localization.pipeline import LocalizeSettings, localize_store
 
     videos, wanted = list(table["video"]), list(table["labels"])
 

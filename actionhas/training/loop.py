@@ -17,7 +17,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset, Sampler
 from tqdm import tqdm
 
-from actionhas.rundir import RunDir
+from actionhas.formats.rundir import RunDir
 
 
 def epoch_generator(seed: int, epoch: int, stream: int, device: str = "cpu") -> torch.Generator:

@@ -21,9 +21,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from actionhas import defaults
-from actionhas.errors import ActionhasError
-from actionhas.model import multilabel_cross_entropy
+from actionhas.core import defaults
+from actionhas.core.errors import ActionhasError
+from actionhas.models.paper import multilabel_cross_entropy
 
 
 def topk_pool(cas: Tensor, k_ratio: int) -> Tensor:
@@ -106,7 +106,7 @@ class BaSNet(nn.Module):
         The sequence is the suppression branch's softmax over the C + 1 classes at each time step,
         background dropped: where background takes the probability mass the action classes get
         little, so thresholds of the per-class min-max normalised sequence
-        (``actionhas.proposals``) keep background steps out. (The official test.py normalises
+        (``actionhas.localization.proposals``) keep background steps out. (The official test.py normalises
         the raw activations instead.)
         """
         was_training = self.training

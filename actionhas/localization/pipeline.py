@@ -8,7 +8,7 @@ suppression-branch CAS), and BaS-Net an attention. Two post-processings:
   step before its first feature to half a step after its last (clipped to the video), scored by
   the mean CAM over the run times the class probability;
 - ``multi``: proposals from several thresholds of the min-max normalised sequence (and of the
-  attention), outer-inner-contrastive scores, class-wise NMS or soft-NMS (``actionhas.proposals``).
+  attention), outer-inner-contrastive scores, class-wise NMS or soft-NMS (``actionhas.localization.proposals``).
 
 Classes are the video's own (``labels``, the paper's setting) or predicted: the ``top_k`` most
 probable, every class with probability >= ``min_prob``, or with ``multi`` the classes whose
@@ -26,9 +26,9 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from actionhas import defaults
-from actionhas.data import check_finite
-from actionhas.store import FeatureStore
+from actionhas.core import defaults
+from actionhas.data.sampling import check_finite
+from actionhas.formats.store import FeatureStore
 
 PROPOSAL_METHODS = ("paper", "multi")
 
@@ -100,7 +100,7 @@ def video_instances(probs: np.ndarray, cas: np.ndarray, attention: np.ndarray | 
                     settings: LocalizeSettings) -> list[tuple[int, float, float, float]]:
     """(class index, start_s, end_s, score) of one video; ``classes`` None: predicted ones."""
     if settings.proposals == "multi":
-        from actionhas import proposals
+        from actionhas.localization import proposals
 
         if classes is None:
             classes = (predicted_classes(probs, settings.top_k, settings.min_prob) if settings.min_prob is not None
@@ -163,11 +163,11 @@ def localize(run: str | Path, features: str | Path, subset: str | None = "test",
     With ``labels`` the videos of ``subset`` are localized with their own classes; without, every
     video of the store with its predicted classes. A run that chose its epoch on ``subset`` is refused.
     """
-    from actionhas.annotations import load_labels
-    from actionhas.data import select_videos
-    from actionhas.errors import ActionhasError
-    from actionhas.rundir import RunDir
-    from actionhas.video_run import load_run
+    from actionhas.formats.annotations import load_labels
+    from actionhas.data.sampling import select_videos
+    from actionhas.core.errors import ActionhasError
+    from actionhas.formats.rundir import RunDir
+    from actionhas.models.heads import load_run
 
     chosen = RunDir(run).selection()
     if chosen and subset is not None and chosen["subset"] == subset:
