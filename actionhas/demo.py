@@ -24,24 +24,24 @@ from pathlib import Path
 import torch
 
 from actionhas.core import cli
+from actionhas.core.errors import ActionhasError
+from actionhas.data.synthetic import SyntheticSpec, make_feature_store
+from actionhas.data.video_writer import write_test_video
 from actionhas.detect import main as detect_main
 from actionhas.evaluate import main as evaluate_main
+from actionhas.evaluation.detection_map import format_table
 from actionhas.extract import main as extract_main
+from actionhas.formats.annotations import write_anet_gt
 from actionhas.localize import main as localize_main
 from actionhas.report import main as report_main
 from actionhas.train import main as train_main
-from actionhas.core.errors import ActionhasError
-from actionhas.evaluation.detection_map import format_table
-from actionhas.formats.annotations import write_anet_gt
-from actionhas.data.synthetic import SyntheticSpec, make_feature_store
-from actionhas.data.video_writer import write_test_video
 from feature_extraction.c3d import C3D
 from feature_extraction.weights import save_c3d
 
 
 def _step(name: str, entry, args: list[str]) -> None:
     print(f"\n$ python -m actionhas.{name} " + " ".join(args), flush=True)
-    code = cli.run(entry, args)
+    code = cli.execute(entry, args)
     if code != 0:
         raise ActionhasError(f"demo stage '{name}' exited with status {code}")
 
@@ -123,4 +123,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(cli.run(main))
+    sys.exit(cli.execute(main))

@@ -8,7 +8,7 @@ fc7, 10 features per second; resumable: a rerun skips finished videos) — the r
 trained on features of that extractor (checked before any decoding). With --features, the videos
 (named by file stem) are read from an existing store, e.g. imported I3D features. The run's
 head then localizes in each video every class it gives probability >= --min-prob (the most
-probable one when none does), or the classes of --labels. Written to OUT: predictions.json
+probable one when none does), or the classes of --classes. Written to OUT: predictions.json
 (ActivityNet form), timeline_<video>.png (class activation over time, the threshold, the
 instances; times in m:ss) and index.html listing every video's instances.
 """
@@ -18,12 +18,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from actionhas.core import cli
-from actionhas.core import defaults
-from actionhas.reporting.detection import check_compatible, detect_in_store, summary_lines, videos_of
-from actionhas.localization.pipeline import PROPOSAL_METHODS, LocalizeSettings
+from actionhas.core import cli, defaults, settings
 from actionhas.formats.rundir import RunDir
-from actionhas.models.heads import feature_dim_of
+from actionhas.localization.settings import LocalizeSettings
+from actionhas.reporting.detection import detect_in_store, summary_lines, videos_of
 from feature_extraction.c3d import FC7_DIM
 
 
@@ -35,13 +33,12 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--weights", help="C3D weights to extract the videos with (as extract --weights)")
     source.add_argument("--features", help="an existing feature store holding the videos")
     p.add_argument("--out", required=True, help="output directory")
-    p.add_argument("--labels", help="comma-separated classes to localize in every video, instead of the predicted ones")
+    p.add_argument("--classes", "--labels", dest="classes",
+                   help="comma-separated classes to localize in every video, instead of the predicted ones "
+                        "(--labels: older name)")
     p.add_argument("--min-prob", type=cli.unit_fraction, default=defaults.DETECT_MIN_PROB,
                    help="localize every class the run gives at least this video-level probability")
-    p.add_argument("--proposals", choices=PROPOSAL_METHODS, default=defaults.PROPOSALS,
-                   help="paper: one CAM threshold; multi: the multi-threshold post-processing")
-    p.add_argument("--threshold", type=cli.unit_fraction, default=defaults.THRESHOLD,
-                   help="paper: CAM threshold as a fraction of its max")
+    settings.add_flags(p, LocalizeSettings, only=("proposals", "threshold"))
     p.add_argument("--device", default=defaults.DEVICE, help="cpu, cuda, cuda:1, ...")
     return p
 
@@ -50,27 +47,26 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     cli.check_device(args.device)
     out = Path(args.out)
-    run_dim = feature_dim_of(RunDir(args.run))
-    labels = [c.strip() for c in args.labels.split(",") if c.strip()] if args.labels else None
+    labels = [c.strip() for c in args.classes.split(",") if c.strip()] if args.classes else None
     store = args.features
     videos, failures = videos_of(args.videos), {}
     if args.weights:
         from feature_extraction.pipeline import extract_c3d
 
-        check_compatible(run_dim, FC7_DIM, args.run, f"C3D fc7 ({args.weights})")
+        RunDir(args.run).check_feature_dim(FC7_DIM, f"C3D fc7 ({args.weights})")
         out.mkdir(parents=True, exist_ok=True)
         store = out / "features.h5"
         failures = extract_c3d([Path(v) for v in args.videos], store, args.weights, device=args.device)
         for vid, record in sorted(failures.items()):
             print(f"failed: {record['file']}: {record['reason']} (left out)")
         videos = [v for v in videos if v not in failures]
-    settings = LocalizeSettings(proposals=args.proposals, threshold=args.threshold,
-                                min_prob=None if labels else args.min_prob)
-    results = detect_in_store(args.run, store, videos, out, labels, args.min_prob, settings, args.device)
+    chosen = LocalizeSettings(proposals=args.proposals, threshold=args.threshold,
+                              min_prob=None if labels else args.min_prob)
+    results = detect_in_store(args.run, store, videos, out, labels, args.min_prob, chosen, args.device)
     print("\n".join(summary_lines(results)))
     print(f"predictions, timelines and index.html written to {out}")
     return 1 if failures else 0
 
 
 if __name__ == "__main__":
-    sys.exit(cli.run(main))
+    sys.exit(cli.execute(main))

@@ -33,8 +33,13 @@ import sys
 from pathlib import Path
 
 from actionhas.core import cli
+from actionhas.evaluation.detection_map import (
+    IOU_SETS,
+    PROTOCOLS,
+    evaluate_detection,
+    format_table,
+)
 from actionhas.formats.annotations import load_ground_truth, read_prediction_columns
-from actionhas.evaluation.detection_map import IOU_SETS, PROTOCOLS, evaluate_detection, format_table
 
 
 def _iou_token(text: str) -> float | str:
@@ -89,4 +94,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(cli.run(main))
+    sys.exit(cli.execute(main))

@@ -22,8 +22,7 @@ import os
 import sys
 from pathlib import Path
 
-from actionhas.core import cli
-from actionhas.core import defaults
+from actionhas.core import cli, defaults
 from actionhas.core.errors import ActionhasError
 from feature_extraction import npy_import
 from feature_extraction.c3d import POOL5_MODES
@@ -172,4 +171,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(cli.run(main))
+    sys.exit(cli.execute(main))

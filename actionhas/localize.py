@@ -21,14 +21,15 @@ import argparse
 import sys
 from pathlib import Path
 
-from actionhas.core import cli
-from actionhas.core import defaults
+from actionhas.core import cli, settings
 from actionhas.formats.annotations import write_predictions
-from actionhas.localization.pipeline import PROPOSAL_METHODS, LocalizeSettings, localize
+from actionhas.localization.pipeline import localize
+from actionhas.localization.settings import MULTI_FIELDS, LocalizeSettings
+
+PAPER_FIELDS = ("proposals", "threshold", "top_k", "min_prob")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    d = LocalizeSettings()
     p = argparse.ArgumentParser(prog="python -m actionhas.localize", description=__doc__,
                                 formatter_class=cli.HelpFormatter)
     p.add_argument("--run", required=True, help="training run directory")
@@ -38,54 +39,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--labels", help="ground truth or labels CSV giving each video's classes (the paper's setting); "
                                     "'thumos14' for the shipped annotations. Without it, every video of the store "
                                     "is localized with its predicted classes")
-    p.add_argument("--proposals", choices=PROPOSAL_METHODS, default=d.proposals,
-                   help="paper: one threshold of the CAM; multi: the multi-threshold post-processing")
-    p.add_argument("--threshold", type=cli.unit_fraction, default=d.threshold,
-                   help="paper: CAM threshold as a fraction of its max")
-    p.add_argument("--top-k", type=cli.positive_int, default=d.top_k,
-                   help="without --labels: predicted classes localized per video")
-    p.add_argument("--min-prob", type=cli.unit_fraction,
-                   help="without --labels: localize every class at least this probable (the top one when none is)")
+    settings.add_flags(p, LocalizeSettings, only=PAPER_FIELDS)
     multi = p.add_argument_group("--proposals multi (published defaults: BaS-Net, CoLA, AutoLoc)")
-    multi.add_argument("--class-threshold", type=cli.unit_fraction, default=defaults.CLASS_THRESHOLD,
-                       help="without --labels: localize classes whose video score reaches this (the top one when none does)")
-    multi.add_argument("--cas-thresholds", type=cli.unit_fraction, nargs="+", default=list(defaults.PROPOSAL_CAS_THRESHOLDS),
-                       help="thresholds of the min-max normalised class activation")
-    multi.add_argument("--attention-thresholds", type=cli.unit_fraction, nargs="*",
-                       default=list(defaults.PROPOSAL_ATTENTION_THRESHOLDS),
-                       help="thresholds of the normalised attention (heads with attention, e.g. basnet)")
-    multi.add_argument("--outer-ratio", type=float, default=defaults.PROPOSAL_OUTER_RATIO,
-                       help="outer region on each side of a proposal, as a fraction of its length")
-    multi.add_argument("--class-weight", type=float, default=defaults.PROPOSAL_CLASS_WEIGHT,
-                       help="weight of the video-level class score in a proposal's score")
-    multi.add_argument("--nms", choices=["nms", "soft-nms"], default=defaults.PROPOSAL_METHOD,
-                       help="class-wise suppression of overlapping proposals")
-    multi.add_argument("--nms-iou", type=cli.unit_fraction, default=defaults.PROPOSAL_NMS_IOU,
-                       help="nms: drop proposals overlapping a kept one by this tIoU")
-    multi.add_argument("--soft-sigma", type=float, default=defaults.SOFT_NMS_SIGMA, help="soft-nms: Gaussian decay")
+    settings.add_flags(multi, LocalizeSettings, only=("class_threshold", *MULTI_FIELDS))
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
     p.add_argument("--save-cams", help="also write every video's activations to this HDF5 file (for the report)")
     return p
 
 
-def settings_from(args: argparse.Namespace) -> LocalizeSettings:
-    multi = {"cas_thresholds": tuple(args.cas_thresholds), "attention_thresholds": tuple(args.attention_thresholds),
-             "outer_ratio": args.outer_ratio, "class_weight": args.class_weight, "method": args.nms,
-             "nms_iou": args.nms_iou, "soft_sigma": args.soft_sigma}
-    return LocalizeSettings(proposals=args.proposals, threshold=args.threshold, top_k=args.top_k, min_prob=args.min_prob,
-                            class_threshold=args.class_threshold, multi=multi)
-
-
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     cli.check_device(args.device)
-    settings = settings_from(args)
-    preds = localize(args.run, args.features, args.subset, args.labels, settings, args.device, args.save_cams)
+    chosen = settings.from_args(LocalizeSettings, args)
+    preds = localize(args.run, args.features, args.subset, args.labels, chosen, args.device, args.save_cams)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    write_predictions(preds, args.out, extra={"run": str(args.run), **settings.record()})
+    write_predictions(preds, args.out, extra={"run": str(args.run), **chosen.record()})
     print(f"{len(preds)} instances in {preds['video'].nunique()} videos written to {args.out}")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(cli.run(main))
+    sys.exit(cli.execute(main))

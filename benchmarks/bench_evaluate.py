@@ -27,7 +27,11 @@ from pathlib import Path
 
 import numpy as np
 
-from actionhas.formats.annotations import load_thumos14, thumos14_video_subsets, write_predictions
+from actionhas.formats.annotations import (
+    load_thumos14,
+    thumos14_video_subsets,
+    write_predictions,
+)
 
 LOOPS = """
 import json, sys

@@ -25,8 +25,8 @@ from pathlib import Path
 import torch
 
 from actionhas.core import defaults
-from actionhas.formats.store import FeatureStore
 from actionhas.data.video_writer import write_test_video
+from actionhas.formats.store import FeatureStore
 from feature_extraction.c3d import C3D, FC7_DIM
 from feature_extraction.engine import DECODE_WORKERS
 from feature_extraction.pipeline import ClipRunner, ExtractOptions, extract

@@ -22,8 +22,8 @@ import numpy as np
 import torch
 
 from actionhas.data.hiding import TemporalHiding
-from actionhas.models.paper import HaSNet, multilabel_cross_entropy
 from actionhas.formats.store import StoreInfo, create_store, write_video
+from actionhas.models.paper import HaSNet, multilabel_cross_entropy
 
 
 def make_store(path: Path, videos: int, dim: int, features: int, classes: int = 20) -> Path:
@@ -40,7 +40,8 @@ def make_store(path: Path, videos: int, dim: int, features: int, classes: int = 
 
 def train_once(store: Path, out: Path, length: int, workers: int, device: str, epochs: int = 2) -> float:
     """Seconds of the last epoch (with 2: a steady-state one) of the real training command."""
-    from actionhas.train import TrainConfig, train
+    from actionhas.formats.train_config import TrainConfig
+    from actionhas.training.video import train
     cfg = TrainConfig(features=str(store), labels=str(store.with_suffix(".csv")), out=str(out), length=length,
                       epochs=epochs, workers=workers, device=device)
     train(cfg, progress=False)

@@ -18,11 +18,11 @@ from pathlib import Path
 
 import numpy as np
 
-from actionhas.formats.annotations import write_anet_gt
-from actionhas.evaluation.detection_map import evaluate_detection
-from actionhas.localization.pipeline import LocalizeSettings, localize
 from actionhas.data.synthetic import SyntheticSpec, make_feature_store
-from actionhas.models.heads import TrainConfig
+from actionhas.evaluation.detection_map import evaluate_detection
+from actionhas.formats.annotations import write_anet_gt
+from actionhas.formats.train_config import TrainConfig
+from actionhas.localization.pipeline import LocalizeSettings, localize
 from actionhas.training.video import train
 
 IOUS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
@@ -32,7 +32,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--epochs", type=int, default=20)
-    p.add_argument("--basnet-hidden", type=int, default=256,
+    p.add_argument("--basnet-channels", type=int, default=256,
                    help="BaS-Net's hidden channels (its published 2048 suits 2048-d I3D features, not these 128-d ones)")
     p.add_argument("--out", help="working directory (default: a temporary one)")
     args = p.parse_args()
@@ -50,7 +50,7 @@ def main() -> None:
             for seed in args.seeds:
                 run = work / f"{model}_hide{hide}_seed{seed}"
                 cfg = TrainConfig(features=str(store), labels=str(gt_path), out=str(run), model=model, hide_prob=hide,
-                                  hidden=args.basnet_hidden if model == "basnet" else None,
+                                  channels=args.basnet_channels if model == "basnet" else None,
                                   length=500, epochs=args.epochs, seed=seed, workers=0)
                 train(cfg, resume=True, progress=False)   # a finished run is kept; a killed one goes on
                 for post in ("paper", "multi"):

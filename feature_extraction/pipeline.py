@@ -30,10 +30,22 @@ from feature_extraction.decoding import DecodeError, FrameStream
 from feature_extraction.engine import DECODE_WORKERS, Emit, Finish, run_videos
 from feature_extraction.preprocess import Preprocess, load_mean_cube
 from feature_extraction.provenance import make_provenance
-from feature_extraction.sampling import (CLIP_LENGTH, RATE_TOLERANCE, ClipPlan, clip_frames, is_variable_rate,
-                                         plan_clips)
+from feature_extraction.sampling import (
+    CLIP_LENGTH,
+    RATE_TOLERANCE,
+    ClipPlan,
+    clip_frames,
+    is_variable_rate,
+    plan_clips,
+)
 from feature_extraction.weights import WeightsSource, load_c3d, random_c3d
-from feature_extraction.work_store import ExtractedVideo, assemble, prepare, save_failure, save_video
+from feature_extraction.work_store import (
+    ExtractedVideo,
+    assemble,
+    prepare,
+    save_failure,
+    save_video,
+)
 
 VIDEO_EXTENSIONS = {".mp4", ".avi", ".mkv", ".mov", ".webm", ".mpg", ".mpeg", ".m4v", ".flv", ".wmv", ".3gp"}
 PRECISIONS = ("fp32", "tf32", "bf16", "fp16")

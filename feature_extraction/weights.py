@@ -20,7 +20,11 @@ import torch
 from actionhas.core.errors import ActionhasError
 from actionhas.formats.torch_files import load_dict, save_atomic, state_dict_of
 from feature_extraction.c3d import C3D, POOL5_MODES
-from feature_extraction.preprocess import CAFFE_SPORTS1M, MMACTION2_SPORTS1M, Preprocessing
+from feature_extraction.preprocess import (
+    CAFFE_SPORTS1M,
+    MMACTION2_SPORTS1M,
+    Preprocessing,
+)
 from feature_extraction.provenance import sha256_file
 
 OWN_FORMAT = "actionhas-c3d"

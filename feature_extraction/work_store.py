@@ -20,10 +20,18 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from actionhas.formats.atomic import write_text_atomic
 from actionhas.core.errors import ActionhasError
-from actionhas.formats.store import (StoreInfo, copy_video, create_store_atomic, read_failures, read_info, video_ids,
-                             write_failure, write_video)
+from actionhas.formats.atomic import write_text_atomic
+from actionhas.formats.store import (
+    StoreInfo,
+    copy_video,
+    create_store_atomic,
+    read_failures,
+    read_info,
+    video_ids,
+    write_failure,
+    write_video,
+)
 from feature_extraction.provenance import check_same
 
 EXTEND = "use --overwrite to start clean, or another --out"

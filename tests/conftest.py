@@ -3,9 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from actionhas.formats.annotations import write_anet_gt
 from actionhas.data.synthetic import SyntheticSpec, make_feature_store
-
+from actionhas.formats.annotations import write_anet_gt
 
 SMALL = SyntheticSpec(train_videos=60, test_videos=30, num_classes=6, feature_dim=64, seconds=(30, 60))
 

@@ -5,13 +5,13 @@ import pytest
 import torch
 
 from actionhas.core import defaults
-from actionhas.models.basnet import BaSNet, topk_pool
 from actionhas.core.errors import ActionhasError
+from actionhas.models.basnet import BaSNet, topk_pool
 
 
 def _tiny(seed=0, **kw):
     torch.manual_seed(seed)
-    return BaSNet(6, 3, hidden=8, **kw)
+    return BaSNet(6, 3, channels=8, **kw)
 
 
 @pytest.mark.parametrize("T", [1, 5, 8, 17, 64])
@@ -130,7 +130,7 @@ def _spans_data(seed=0, videos=8, T=48, dim=10, classes=3):
 def _fit(steps, seed=0):
     x, labels, spans = _spans_data()
     torch.manual_seed(seed)
-    net = BaSNet(x.shape[2], labels.shape[1], hidden=32, dropout=0.2)
+    net = BaSNet(x.shape[2], labels.shape[1], channels=32, dropout=0.2)
     opt = torch.optim.Adam(net.parameters(), lr=3e-3)
     losses = []
     for _ in range(steps):

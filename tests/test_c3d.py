@@ -7,8 +7,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from actionhas.core import cli
 from actionhas import extract as extract_cli
+from actionhas.core import cli
 from actionhas.core.errors import ActionhasError
 from feature_extraction.c3d import C3D
 from feature_extraction.pipeline import ClipRunner, ExtractOptions
@@ -158,7 +158,7 @@ def test_bad_flags_are_one_line_errors_before_any_work(tmp_path, capsys, flag, v
     if flag == "--device" and torch.cuda.is_available():
         pytest.skip("this torch has CUDA")
     (tmp_path / "v").mkdir()
-    code = cli.run(extract_cli.main, [str(tmp_path / "v"), "--out", str(tmp_path / "s.h5"), "--random-weights",
+    code = cli.execute(extract_cli.main, [str(tmp_path / "v"), "--out", str(tmp_path / "s.h5"), "--random-weights",
                                       flag, value])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 1 and len(err) == 1 and err[0].startswith("error: " + message)
@@ -168,7 +168,7 @@ def test_bad_flags_are_one_line_errors_before_any_work(tmp_path, capsys, flag, v
 def test_channels_last_mean_cube_is_refused_by_the_command(tmp_path, capsys):
     np.save(tmp_path / "mean.npy", np.zeros((16, 128, 171, 3), np.float32))
     (tmp_path / "v").mkdir()
-    code = cli.run(extract_cli.main, [str(tmp_path / "v"), "--out", str(tmp_path / "s.h5"), "--random-weights",
+    code = cli.execute(extract_cli.main, [str(tmp_path / "v"), "--out", str(tmp_path / "s.h5"), "--random-weights",
                                       "--mean", str(tmp_path / "mean.npy")])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 1 and err == [(f"error: {tmp_path / 'mean.npy'}: mean cube of shape (16, 128, 171, 3) and dtype "
@@ -177,8 +177,8 @@ def test_channels_last_mean_cube_is_refused_by_the_command(tmp_path, capsys):
 
 
 def test_weights_files_asking_to_run_code_are_refused_without_running_it(tmp_path, code_in_a_pickle):
-    from actionhas.image.networks import build_network, load_weights
     from actionhas.formats.rundir import RunDir
+    from actionhas.image.networks import build_network, load_weights
 
     (trap, sentinel), evil = code_in_a_pickle, tmp_path / "evil.pt"
     torch.save({"state_dict": {"conv1.weight": torch.zeros(1)}, "meta": trap}, evil)

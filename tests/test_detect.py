@@ -4,8 +4,7 @@ import re
 
 import pytest
 
-from actionhas import detect
-from actionhas import train
+from actionhas import detect, train
 from actionhas.core.errors import ActionhasError
 from actionhas.data.video_writer import write_test_video
 from feature_extraction.c3d import C3D

@@ -9,11 +9,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from actionhas.core import cli
 from actionhas import evaluate
-from actionhas.formats.annotations import THUMOS14_DIR, GroundTruth, read_anet_gt
-from actionhas.evaluation.detection_map import IOU_SETS, evaluate_detection, format_table
+from actionhas.core import cli
+from actionhas.evaluation.detection_map import (
+    IOU_SETS,
+    evaluate_detection,
+    format_table,
+)
 from actionhas.evaluation.reference import evaluate_detection_loops
+from actionhas.formats.annotations import THUMOS14_DIR, GroundTruth, read_anet_gt
 
 
 def make_gt(rows, ambiguous=()):
@@ -225,7 +229,7 @@ def test_bad_flag_values_are_one_line_errors_naming_the_flag(tmp_path, capsys, a
     pred = tmp_path / "p.json"
     pred.write_text('{"results": {}}')
     try:
-        code = cli.run(evaluate.main, ["--gt", "thumos14", "--pred", str(pred)] + argv)
+        code = cli.execute(evaluate.main, ["--gt", "thumos14", "--pred", str(pred)] + argv)
     except SystemExit as e:  # argparse's own "error:" line
         code = e.code
     err = capsys.readouterr().err.strip().splitlines()

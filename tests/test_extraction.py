@@ -13,13 +13,24 @@ import torch.nn.functional as F
 
 from actionhas import extract as extract_cli
 from actionhas.core.errors import ActionhasError
-from actionhas.formats.store import FeatureStore
 from actionhas.data.video_writer import write_test_video as write_video
+from actionhas.formats.store import FeatureStore
 from feature_extraction.c3d import C3D
 from feature_extraction.decoding import DecodeTimeout, FrameStream
 from feature_extraction.npy_import import import_npy
-from feature_extraction.pipeline import ClipRunner, ExtractOptions, Preprocess, extract_video, shard
-from feature_extraction.sampling import clip_centres, clip_frames, clip_times, num_features
+from feature_extraction.pipeline import (
+    ClipRunner,
+    ExtractOptions,
+    Preprocess,
+    extract_video,
+    shard,
+)
+from feature_extraction.sampling import (
+    clip_centres,
+    clip_frames,
+    clip_times,
+    num_features,
+)
 from feature_extraction.weights import WeightsError, load_c3d, save_c3d
 
 
@@ -224,7 +235,7 @@ def test_import_npy_features_with_i3d_timing(tmp_path):
 def test_existing_out_that_is_not_a_store_is_a_clear_error(weights_file, videos, tmp_path, capsys):
     (tmp_path / "notes.h5").write_text("my notes")
     from actionhas.core import cli
-    assert cli.run(extract_cli.main, [str(videos), "--out", str(tmp_path / "notes.h5"), "--weights", str(weights_file)]) == 1
+    assert cli.execute(extract_cli.main, [str(videos), "--out", str(tmp_path / "notes.h5"), "--weights", str(weights_file)]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1] == f"error: {tmp_path / 'notes.h5'}: exists but is not a readable feature store (move it or choose another --out)"
     assert (tmp_path / "notes.h5").read_text() == "my notes" and not (tmp_path / "notes.h5.partial").exists()

@@ -8,12 +8,16 @@ from actionhas.core.errors import ActionhasError
 from actionhas.image import evaluate as image_evaluate
 from actionhas.image import train as image_train
 from actionhas.image.boxes import LocalizationEvaluator, box_iou, cam_to_box
-from actionhas.image.data import read_boxes, read_loc_solution, read_voc_boxes
+from actionhas.image.data import (
+    image_folder,
+    read_boxes,
+    read_loc_solution,
+    read_voc_boxes,
+)
 from actionhas.image.evaluate import evaluate_npz, evaluate_run, image_cams
 from actionhas.image.networks import build_network, load_weights, resnet50_cam
 from actionhas.image.synthetic import ImageSpec, make_image_dataset
 from actionhas.image.training import ImageTrainConfig, measure_mean_std, train_images
-from actionhas.image.data import image_folder
 
 
 def test_inclusive_box_iou_golden():

@@ -11,8 +11,14 @@ from scipy import ndimage
 
 from actionhas.core.errors import ActionhasError
 from actionhas.image import boxes_reference as reference
-from actionhas.image.boxes import (LocalizationEvaluator, best_ious, contour_boxes, normalized_scoremap, resize_boxes,
-                                   resize_cam)
+from actionhas.image.boxes import (
+    LocalizationEvaluator,
+    best_ious,
+    contour_boxes,
+    normalized_scoremap,
+    resize_boxes,
+    resize_cam,
+)
 from actionhas.image.evaluate import evaluate_npz
 
 

@@ -12,7 +12,12 @@ import pytest
 import torch
 
 from actionhas.data.video_writer import write_test_video
-from feature_extraction.pipeline import ClipRunner, ExtractOptions, extract, extract_video
+from feature_extraction.pipeline import (
+    ClipRunner,
+    ExtractOptions,
+    extract,
+    extract_video,
+)
 from feature_extraction.preprocess import Preprocess
 from feature_extraction.weights import WeightsSource, random_c3d
 

@@ -7,10 +7,10 @@ import h5py
 import numpy as np
 import pytest
 
-from actionhas.core import cli
 from actionhas import extract as extract_cli
-from actionhas.formats.store import FeatureStore, StoreInfo, create_store, write_video
+from actionhas.core import cli
 from actionhas.data.video_writer import write_test_video
+from actionhas.formats.store import FeatureStore, StoreInfo, create_store, write_video
 from feature_extraction.pipeline import ExtractOptions, extraction_provenance
 from feature_extraction.preprocess import Preprocess
 from feature_extraction.provenance import ProvenanceError
@@ -82,7 +82,7 @@ def test_rerun_with_other_settings_is_refused_before_any_work(made, tmp_path, ca
     write_test_video(tmp_path / "new.mp4", 16, 16, seed=3)  # a video the refused run would have decoded
     (tmp_path / "v0.mp4").symlink_to(videos / "v0.mp4")
     before = _files(tmp_path)
-    code = cli.run(extract_cli.main, [str(tmp_path), "--out", str(tmp_path / "s.h5"), *RUN, *change])
+    code = cli.execute(extract_cli.main, [str(tmp_path), "--out", str(tmp_path / "s.h5"), *RUN, *change])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 1 and len(err) == 1
     assert err[0].startswith(f"error: {tmp_path / 's.h5'}: made with other settings (") and diff in err[0]
@@ -97,7 +97,7 @@ def test_killed_run_of_other_settings_blocks_the_rerun_and_resumes_with_its_own(
     out = tmp_path / "s.h5"
     save_video(out, _info(seed=0), "v0", _video(5), "float16")  # what a killed run leaves behind
     before = _files(tmp_path / "s.h5.partial")
-    code = cli.run(extract_cli.main, [str(tmp_path / "in"), "--out", str(out), *RUN, "--seed", "1"])
+    code = cli.execute(extract_cli.main, [str(tmp_path / "in"), "--out", str(out), *RUN, "--seed", "1"])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 1 and len(err) == 1 and "s.h5.partial/v0.h5: made with other settings (" in err[0]
     assert "weights_seed: 0 -> 1" in err[0] and not out.exists() and _files(tmp_path / "s.h5.partial") == before
@@ -154,7 +154,7 @@ def test_store_of_an_earlier_version_reads_but_is_not_extended(made, tmp_path, c
     _shard(tmp_path / "old.h5", None, "v9")
     assert FeatureStore(tmp_path / "old.h5").features("v9").shape == (3, 4)
     before = (tmp_path / "old.h5").read_bytes()
-    code = cli.run(extract_cli.main, [str(videos), "--out", str(tmp_path / "old.h5"), *RUN])
+    code = cli.execute(extract_cli.main, [str(videos), "--out", str(tmp_path / "old.h5"), *RUN])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 1 and err == [(f"error: {tmp_path / 'old.h5'}: made by an earlier version that recorded no "
                                   "provenance: it reads as before but cannot be extended (use --overwrite to start "

@@ -1,10 +1,7 @@
 import base64
 import re
 
-from actionhas import evaluate
-from actionhas import localize
-from actionhas import report
-from actionhas import train
+from actionhas import evaluate, localize, report, train
 
 
 def _run(store, gt, out, hide):

@@ -7,13 +7,19 @@ import torch
 
 from actionhas import localize as localize_cli
 from actionhas import train as train_cli
-from actionhas.data.sampling import mean_feature, sample_uniform
 from actionhas.core.errors import ActionhasError
+from actionhas.data.sampling import mean_feature, sample_uniform
 from actionhas.evaluation.detection_map import evaluate_detection
-from actionhas.localization.pipeline import LocalizeSettings, cam_to_segments, localize, predicted_classes
-from actionhas.models.paper import HaSNet, multilabel_cross_entropy
 from actionhas.formats.store import FeatureStore, StoreInfo, create_store, write_video
-from actionhas.models.heads import TrainConfig, load_run
+from actionhas.formats.train_config import TrainConfig
+from actionhas.localization.pipeline import (
+    LocalizeSettings,
+    cam_to_segments,
+    localize,
+    predicted_classes,
+)
+from actionhas.models.heads import load_run
+from actionhas.models.paper import HaSNet, multilabel_cross_entropy
 from actionhas.training.video import train
 
 
@@ -176,7 +182,7 @@ def test_store_with_another_feature_dim_is_refused(small_store, tmp_path):
     run = train(_cfg(store, gt, tmp_path / "run", epochs=1), progress=False)
     with create_store(tmp_path / "other.h5", StoreInfo(32, 10.0, "t")) as f:
         write_video(f, "video_test_0000070", np.ones((5, 32)), np.arange(5) / 10 + 0.05, 0.5, 30)
-    with pytest.raises(ActionhasError, match="feature_dim 32"):
+    with pytest.raises(ActionhasError, match="gives 32-d features"):
         localize(run, tmp_path / "other.h5", "test", str(gt), progress=False)
 
 
@@ -323,7 +329,7 @@ def test_basnet_with_hiding_trains_and_localizes_with_multi_proposals(small_stor
     store, gt_path, gt = small_store
     run = train(_cfg(store, gt_path, tmp_path / "bas", model="basnet", epochs=2, length=64), progress=False)
     config = json.loads((run / "config.json").read_text())
-    assert config["model"] == "basnet" and config["hidden"] is not None and config["hide_prob"] == 0.5
+    assert config["model"] == "basnet" and config["channels"] is not None and config["hide_prob"] == 0.5
     code = localize_cli.main(["--run", str(run), "--features", str(store), "--out", str(tmp_path / "p.json"),
                               "--proposals", "multi", "--nms", "soft-nms"])
     data = json.loads((tmp_path / "p.json").read_text())

@@ -9,7 +9,13 @@ from test_parallel_extraction import STAND_IN, StandIn
 from actionhas.data.video_writer import write_test_video
 from feature_extraction.pipeline import ExtractOptions, extract
 from feature_extraction.preprocess import Preprocess
-from feature_extraction.sampling import clip_centres, clip_frames, clip_times, is_variable_rate, plan_clips
+from feature_extraction.sampling import (
+    clip_centres,
+    clip_frames,
+    clip_times,
+    is_variable_rate,
+    plan_clips,
+)
 
 
 def irregular_times(seconds: float, seed: int) -> np.ndarray:

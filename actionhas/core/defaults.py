@@ -5,12 +5,14 @@ Each run writes all of them, defaults included, into its config.json.
 
 FEATURES_PER_SECOND = 10.0  # C3D fc7 features per second of video, each over 16 frames
 MODEL = "paper"             # the paper's classifier; "basnet" for the background-suppression head
+MODELS = ("paper", "basnet")
 SUBSET = "validation"       # training videos: THUMOS14's validation split, as the paper
 LENGTH = 2000               # features sampled uniformly per video for training
 SEGMENTS = 20               # equal segments the sampled sequence is split into (100 features each)
 HIDE_PROB = 0.5             # probability of hiding each segment; 0 is the paper's Video-full
-HIDDEN = 500                # kernels in each of the two 1x1 conv layers
+CHANNELS = 500              # kernels in each of the two 1x1 conv layers
 POOL = "max"                # global max pooling, as the paper; "avg" for the GAP variant
+POOLS = ("max", "avg")
 THRESHOLD = 0.5             # CAM threshold as a fraction of its max
 PROPOSALS = "paper"         # one threshold of the CAM; "multi" for the multi-threshold post-processing
 TOP_K = 1                   # without labels, the most probable classes localized per video
@@ -18,6 +20,7 @@ DETECT_MIN_PROB = 0.2       # detect: localize every class the video-level class
 
 # Not given by the paper; chosen for stable training on ~200-1000 videos and exposed as flags.
 OPTIMIZER = "adam"          # Adam, lr below, decoupled from the data scale of C3D features
+OPTIMIZERS = ("adam", "sgd")  # sgd: momentum 0.9
 LR = 1e-3                   # learning rate
 WEIGHT_DECAY = 5e-4         # L2 on all weights: the 2-layer net otherwise memorises backgrounds
 DROPOUT = 0.5               # dropout on the hidden maps and the pooled vector
@@ -31,8 +34,8 @@ DEVICE = "cpu"              # cpu, cuda, cuda:1, ...
 
 # BaS-Net head (Lee, Uh, Byun, AAAI 2020), `--model basnet`: values of its official release
 # (github.com/Pilhyeon/BaSNet-pytorch: model.py, options.py, config.py, main.py) unless noted.
-BASNET_HIDDEN = 2048                # channels of the two 3-wide temporal convs of the CAS network (model.py)
-BASNET_ATTENTION_HIDDEN = 512       # channels of the filtering module's first 1x1 conv (model.py)
+BASNET_CHANNELS = 2048              # channels of the two 3-wide temporal convs of the CAS network (model.py)
+BASNET_ATTENTION_CHANNELS = 512     # channels of the filtering module's first 1x1 conv (model.py)
 BASNET_DROPOUT = 0.7                # dropout before the CAS network's classifier conv (model.py)
 BASNET_K_RATIO = 8                  # top-k pooling over time with k = T // 8 (model.py, paper)
 BASNET_NORM_WEIGHT = 1e-4           # weight of the attention's L1 norm over time (options.py --alpha)
@@ -43,6 +46,12 @@ BASNET_STEPS = 1500                 # optimiser steps (options.py: 1500 lrs); 12
 BASNET_LENGTH_THUMOS14 = 750        # features sampled per training video on THUMOS14 (config.py num_segments)
 BASNET_LENGTH_ACTIVITYNET = 50      # features sampled per training video on ActivityNet (paper, implementation details)
 BASNET_FEATURES_PER_SECOND = 25 / 16  # two-stream I3D, one 2048-d feature per 16 frames at 25 fps (config.py)
+
+# Each head's published settings, as data: a flag left unset takes its --model's value here.
+HEAD_PRESETS = {
+    "paper": {"channels": CHANNELS, "dropout": DROPOUT},
+    "basnet": {"channels": BASNET_CHANNELS, "dropout": BASNET_DROPOUT},
+}
 
 # Multi-threshold proposals with outer-inner-contrastive scores, `--proposals multi`: BaS-Net's
 # official test.py/utils.py and CoLA's (Zhang et al., CVPR 2021, github.com/zhang-can/CoLA core/config.py).

@@ -32,8 +32,8 @@ import warnings
 
 import numpy as np
 
-from actionhas.formats.annotations import PREDICTION_COLUMNS
 from actionhas.core.errors import ActionhasError
+from actionhas.formats.annotations import PREDICTION_COLUMNS
 from actionhas.formats.ground_truth import GroundTruth, as_columns, canonical_video_id
 
 PROTOCOLS = ("anet", "thumos14")

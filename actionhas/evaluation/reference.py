@@ -11,7 +11,12 @@ from collections import defaultdict
 
 import numpy as np
 
-from actionhas.evaluation.detection_map import check_thresholds, interpolated_ap, select_predictions, thumos14_ap
+from actionhas.evaluation.detection_map import (
+    check_thresholds,
+    interpolated_ap,
+    select_predictions,
+    thumos14_ap,
+)
 from actionhas.formats.ground_truth import GroundTruth, canonical_video_id
 
 

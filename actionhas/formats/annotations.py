@@ -25,11 +25,19 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from actionhas.formats.atomic import write_text_atomic
 from actionhas.core.errors import ActionhasError
-from actionhas.formats.ground_truth import (INSTANCE_COLUMNS, SEGMENT_COLUMNS, VIDEO_COLUMNS, GroundTruth, as_columns, as_frame,
-                                    columns_from_rows, subset_from_id)
-from actionhas.formats.ground_truth import canonical_video_id  # noqa: F401 (re-exported: every video id matches through it)
+from actionhas.formats.atomic import write_text_atomic
+from actionhas.formats.ground_truth import (
+    INSTANCE_COLUMNS,
+    SEGMENT_COLUMNS,
+    VIDEO_COLUMNS,
+    GroundTruth,
+    as_columns,
+    as_frame,
+    canonical_video_id,  # noqa: F401 (re-exported: every video id matches through it)
+    columns_from_rows,
+    subset_from_id,
+)
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from actionhas.formats.atomic import write_text_atomic
 from actionhas.core.errors import ActionhasError
+from actionhas.formats.atomic import save_npy_atomic, write_text_atomic
 from actionhas.formats.torch_files import load_dict, save_atomic
 
 
@@ -82,6 +82,23 @@ class RunDir:
         path = self._file("selection.json")
         return json.loads(path.read_text()) if path.exists() else None
 
+    def feature_dim(self) -> int:
+        """The feature dimension the run was trained on (its checkpoint records it)."""
+        return int(self.load_checkpoint()["feature_dim"])
+
+    def check_feature_dim(self, dim: int, source: str) -> None:
+        """A run trained on D-dimensional features cannot read others: say so before any work."""
+        trained = self.feature_dim()
+        if trained != dim:
+            raise ActionhasError(f"run {self.path} was trained on {trained}-d features but {source} gives {dim}-d "
+                                 "features; use the extractor the run was trained with (or its store)")
+
+    def load_model(self, build):
+        """``build()``'s network with the weights the run stands for (``model_state``)."""
+        model = build()
+        model.load_state_dict(self.model_state())
+        return model
+
     def model_state(self) -> dict:
         """The weights the run stands for: the selected epoch's when it chose one, else the last."""
         if self._file("selected.pt").exists():
@@ -108,7 +125,7 @@ class RunDir:
         write_text_atomic(self._file("log.jsonl"), "".join(json.dumps(r) + "\n" for r in kept))
 
     def save_mean_feature(self, mean: np.ndarray) -> None:
-        np.save(self._file("mean_feature.npy"), mean)
+        save_npy_atomic(self._file("mean_feature.npy"), mean)
 
     def mean_feature(self) -> np.ndarray:
         return np.load(self._file("mean_feature.npy"), allow_pickle=False)

@@ -25,6 +25,7 @@ import h5py
 import numpy as np
 
 from actionhas.core.errors import ActionhasError
+from actionhas.formats.atomic import atomic_path
 
 
 class StoreError(ActionhasError):
@@ -74,15 +75,9 @@ def create_store_atomic(path: str | Path, info: StoreInfo) -> Iterator[h5py.File
 
     On an error (or a kill) ``path`` is untouched: it holds the old file or none, never half a store.
     """
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    try:
+    with atomic_path(path) as tmp:
         with create_store(tmp, info) as f:
             yield f
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    os.replace(tmp, path)
 
 
 def write_video(f: h5py.File, video_id: str, features: np.ndarray, times: np.ndarray,

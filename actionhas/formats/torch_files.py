@@ -3,24 +3,19 @@ anything but tensors and plain containers (``torch.load(weights_only=True)``), s
 from anywhere cannot run code."""
 from __future__ import annotations
 
-import os
 import pickle
 from pathlib import Path
 
 from actionhas.core.errors import ActionhasError
+from actionhas.formats.atomic import atomic_path
 
 
 def save_atomic(obj: dict, path: str | Path) -> None:
-    """torch.save to a temporary file, fsync, then rename: a kill leaves the old or the new file."""
+    """torch.save atomically: a kill leaves the old or the new file."""
     import torch  # here, not at the top: the light commands never load torch
 
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        torch.save(obj, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
 
 
 def load_dict(path: str | Path, what: str = "weights file", error: type[ActionhasError] = ActionhasError) -> dict:

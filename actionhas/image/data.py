@@ -17,9 +17,8 @@ from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
 
 from actionhas.core.errors import ActionhasError
+from actionhas.image.defaults import IMAGENET_MEAN, IMAGENET_STD  # noqa: E402,F401 (read by the 10-crop transforms)
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".JPEG"}
 
 

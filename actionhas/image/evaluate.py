@@ -48,8 +48,15 @@ from actionhas.core import cli  # noqa: E402
 from actionhas.core.errors import ActionhasError  # noqa: E402
 from actionhas.image import defaults  # noqa: E402
 from actionhas.image.boxes import LocalizationEvaluator  # noqa: E402
-from actionhas.image.data import (IMAGE_EXTENSIONS, load_image, normalize, read_boxes,  # noqa: E402
-                                  read_synset_mapping, resize, ten_crop_offsets)
+from actionhas.image.data import (  # noqa: E402
+    IMAGE_EXTENSIONS,
+    load_image,
+    normalize,
+    read_boxes,
+    read_synset_mapping,
+    resize,
+    ten_crop_offsets,
+)
 from actionhas.image.networks import CAM_THRESHOLDS, CAMNet  # noqa: E402
 from actionhas.image.training import load_image_run  # noqa: E402
 
@@ -226,4 +233,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(cli.run(main))
+    sys.exit(cli.execute(main))

@@ -7,50 +7,20 @@ the batch. The loop, seeding, checkpoints and resume are the video side's (``act
 """
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from actionhas.core import settings
 from actionhas.core.errors import ActionhasError
 from actionhas.data.hiding import PatchHiding
-from actionhas.image import defaults
-from actionhas.image.data import IMAGENET_MEAN, IMAGENET_STD, TrainImages, image_folder, load_image, resize
-from actionhas.image.networks import CAMNet, build_network, load_weights
 from actionhas.formats.rundir import RunDir
+from actionhas.image.config import ImageTrainConfig
+from actionhas.image.data import TrainImages, image_folder, load_image, resize
+from actionhas.image.networks import CAMNet, build_network, load_weights
 from actionhas.training.loop import EpochOrder, fit, make_loader, step_lr
-
-# settings that may differ between a run and its resumption
-RESUMABLE_CHANGES = {"epochs", "workers", "device"}
-
-
-@dataclass
-class ImageTrainConfig:
-    data: str
-    out: str
-    arch: str = defaults.ARCH
-    pool: str = defaults.POOL
-    hide_sizes: list[int] = field(default_factory=lambda: list(defaults.HIDE_SIZES))
-    hide_prob: float = defaults.HIDE_PROB
-    hide_layer: int | None = None
-    epochs: int = defaults.EPOCHS
-    lr: float = defaults.LR
-    lr_step: int = defaults.LR_STEP
-    lr_gamma: float = defaults.LR_GAMMA
-    momentum: float = defaults.MOMENTUM
-    weight_decay: float = defaults.WEIGHT_DECAY
-    batch_size: int = defaults.BATCH_SIZE
-    resize: int = defaults.RESIZE
-    image_size: int = defaults.IMAGE_SIZE
-    mean: list[float] = field(default_factory=lambda: list(IMAGENET_MEAN))
-    std: list[float] = field(default_factory=lambda: list(IMAGENET_STD))
-    seed: int = defaults.SEED
-    workers: int = defaults.WORKERS
-    device: str = defaults.DEVICE
-    init_weights: str | None = None
 
 
 def measure_mean_std(items, size: int, progress: bool = True) -> tuple[list[float], list[float]]:
@@ -82,15 +52,16 @@ def attach_hiding(model: CAMNet, cfg: ImageTrainConfig) -> PatchHiding | None:
 
 def train_images(cfg: ImageTrainConfig, resume: bool = False, progress: bool = True) -> Path:
     """Train one CAM network into ``cfg.out``; returns the run directory."""
+    cfg = cfg.checked()
     run = RunDir(cfg.out)
     items, classes = image_folder(cfg.data)
     start_epoch, ckpt = 0, None
     if resume and run.has_checkpoint():
-        run.check_resume(dataclasses.asdict(cfg), RESUMABLE_CHANGES)
+        run.check_resume(cfg.record(), settings.resumable(ImageTrainConfig))
         ckpt = run.load_checkpoint()
         start_epoch = int(ckpt["epoch"]) + 1
     else:
-        run.start(dataclasses.asdict(cfg), classes)
+        run.start(cfg.record(), classes)
     torch.manual_seed(cfg.seed)
     model = build_network(cfg.arch, len(classes), cfg.pool)
     if cfg.init_weights and ckpt is None:
@@ -124,10 +95,7 @@ def train_images(cfg: ImageTrainConfig, resume: bool = False, progress: bool = T
 def load_image_run(run: str | Path, device: str = "cpu") -> tuple[CAMNet, ImageTrainConfig, list[str]]:
     """Network (eval mode), config and classes of an image run directory."""
     rd = RunDir(run)
-    if not rd.has_checkpoint():
-        raise ActionhasError(f"{run}: no checkpoint.pt (not an image training run)")
     cfg = ImageTrainConfig(**rd.config())
     classes = rd.classes()
-    model = build_network(cfg.arch, len(classes), cfg.pool)
-    model.load_state_dict(rd.model_state())
+    model = rd.load_model(lambda: build_network(cfg.arch, len(classes), cfg.pool))
     return model.to(device).eval(), cfg, classes

@@ -17,7 +17,6 @@ video score passes the class threshold.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import h5py
@@ -29,8 +28,7 @@ from tqdm import tqdm
 from actionhas.core import defaults
 from actionhas.data.sampling import check_finite
 from actionhas.formats.store import FeatureStore
-
-PROPOSAL_METHODS = ("paper", "multi")
+from actionhas.localization.settings import LocalizeSettings
 
 
 def cam_to_segments(cam: np.ndarray, times: np.ndarray, threshold: float = defaults.THRESHOLD,
@@ -69,24 +67,6 @@ def predicted_classes(probs: np.ndarray, top_k: int = defaults.TOP_K, min_prob: 
     return [int(c) for c in ranked if probs[c] >= min_prob] or [int(ranked[0])]
 
 
-@dataclass
-class LocalizeSettings:
-    """How predictions are made from a head's outputs; see the module docstring."""
-
-    proposals: str = defaults.PROPOSALS
-    threshold: float = defaults.THRESHOLD        # paper: CAM threshold as a fraction of its max
-    top_k: int = defaults.TOP_K
-    min_prob: float | None = None
-    class_threshold: float = defaults.CLASS_THRESHOLD  # multi: video score a class needs without labels
-    multi: dict = field(default_factory=dict)    # multi: keyword settings of proposals.multi_threshold_segments
-
-    def record(self) -> dict:
-        """What a predictions file records about how it was made (the report reads ``threshold``)."""
-        if self.proposals == "multi":
-            return {"proposals": "multi", "class_threshold": self.class_threshold, **self.multi}
-        return {"proposals": "paper", "threshold": self.threshold}
-
-
 @torch.no_grad()
 def head_outputs(model, features: np.ndarray, device: str = "cpu") -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """(C,) class probabilities, (C, n) activation sequence and (n,) attention (or None) of one video."""
@@ -107,7 +87,7 @@ def video_instances(probs: np.ndarray, cas: np.ndarray, attention: np.ndarray | 
                        else proposals.select_classes(probs, settings.class_threshold))
         return [(c, t0, t1, score) for c in classes
                 for t0, t1, score in proposals.multi_threshold_segments(cas[c], times, float(probs[c]), step, duration,
-                                                                        attention, **settings.multi)]
+                                                                        attention, **settings.multi())]
     if classes is None:
         classes = predicted_classes(probs, settings.top_k, settings.min_prob)
     return [(c, t0, t1, mean * float(probs[c])) for c in classes
@@ -163,9 +143,9 @@ def localize(run: str | Path, features: str | Path, subset: str | None = "test",
     With ``labels`` the videos of ``subset`` are localized with their own classes; without, every
     video of the store with its predicted classes. A run that chose its epoch on ``subset`` is refused.
     """
-    from actionhas.formats.annotations import load_labels
-    from actionhas.data.sampling import select_videos
     from actionhas.core.errors import ActionhasError
+    from actionhas.data.sampling import select_videos
+    from actionhas.formats.annotations import load_labels
     from actionhas.formats.rundir import RunDir
     from actionhas.models.heads import load_run
 
@@ -173,11 +153,9 @@ def localize(run: str | Path, features: str | Path, subset: str | None = "test",
     if chosen and subset is not None and chosen["subset"] == subset:
         raise ActionhasError(f"{run}: its epoch was selected on {subset!r}; localizing that subset would report "
                              "on the selection split (use another --subset)")
-    model, _, classes, _ = load_run(run, device)
     store = FeatureStore(features)
-    trained_dim = model_feature_dim(model)
-    if store.info.feature_dim != trained_dim:
-        raise ActionhasError(f"{features}: feature_dim {store.info.feature_dim} but run {run} was trained on {trained_dim}")
+    RunDir(run).check_feature_dim(store.info.feature_dim, str(features))
+    model, _, classes, _ = load_run(run, device)
     if labels:
         table = select_videos(load_labels(labels), store, subset, classes, what="localization")
         videos, wanted = list(table["video"]), list(table["labels"])
@@ -187,9 +165,3 @@ def localize(run: str | Path, features: str | Path, subset: str | None = "test",
             warnings.warn("without --labels every video of the store is localized (--subset needs --labels)")
     return localize_store(model, store, videos, wanted, classes, settings or LocalizeSettings(), device, save_cams,
                           progress)
-
-
-def model_feature_dim(model: torch.nn.Module) -> int:
-    """Input feature dimension of a head: the in-channels of its first temporal convolution."""
-    first = next(m for m in model.modules() if isinstance(m, torch.nn.Conv1d))
-    return int(first.in_channels)

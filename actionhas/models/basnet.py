@@ -37,10 +37,10 @@ class BaSNet(nn.Module):
 
     Layer sizes, dropout, k and the norm weight default to the official release (``defaults``):
     the filter is D -> 512 -> 1 with LeakyReLU then sigmoid; the CAS network is two 3-wide convs
-    D -> hidden -> hidden with LeakyReLU, dropout, and a bias-free 1x1 conv to C + 1 classes.
+    D -> channels -> channels with LeakyReLU, dropout, and a bias-free 1x1 conv to C + 1 classes.
     """
 
-    def __init__(self, feature_dim: int, num_classes: int, hidden: int = defaults.BASNET_HIDDEN,
+    def __init__(self, feature_dim: int, num_classes: int, channels: int = defaults.BASNET_CHANNELS,
                  dropout: float = defaults.BASNET_DROPOUT, k_ratio: int = defaults.BASNET_K_RATIO,
                  norm_weight: float = defaults.BASNET_NORM_WEIGHT):
         super().__init__()
@@ -49,13 +49,13 @@ class BaSNet(nn.Module):
         self.feature_dim, self.num_classes = feature_dim, num_classes
         self.k_ratio, self.norm_weight = k_ratio, norm_weight
         self.filter = nn.Sequential(
-            nn.Conv1d(feature_dim, defaults.BASNET_ATTENTION_HIDDEN, kernel_size=1), nn.LeakyReLU(),
-            nn.Conv1d(defaults.BASNET_ATTENTION_HIDDEN, 1, kernel_size=1), nn.Sigmoid())
+            nn.Conv1d(feature_dim, defaults.BASNET_ATTENTION_CHANNELS, kernel_size=1), nn.LeakyReLU(),
+            nn.Conv1d(defaults.BASNET_ATTENTION_CHANNELS, 1, kernel_size=1), nn.Sigmoid())
         self.cas_net = nn.Sequential(
-            nn.Conv1d(feature_dim, hidden, kernel_size=3, padding=1), nn.LeakyReLU(),
-            nn.Conv1d(hidden, hidden, kernel_size=3, padding=1), nn.LeakyReLU(),
+            nn.Conv1d(feature_dim, channels, kernel_size=3, padding=1), nn.LeakyReLU(),
+            nn.Conv1d(channels, channels, kernel_size=3, padding=1), nn.LeakyReLU(),
             nn.Dropout(dropout),
-            nn.Conv1d(hidden, num_classes + 1, kernel_size=1, bias=False))
+            nn.Conv1d(channels, num_classes + 1, kernel_size=1, bias=False))
 
     def forward(self, x: Tensor) -> dict[str, Tensor]:
         """Everything the loss and localization need, from one pass over ``x`` (B, T, D):

@@ -10,23 +10,23 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from actionhas.core import defaults
+
 
 class HaSNet(nn.Module):
     """Input (B, T, D) features; output (B, C) logits (softmax gives the class probabilities)."""
 
-    def __init__(self, feature_dim: int, num_classes: int, hidden: int = 500, pool: str = "max",
-                 dropout: float = 0.5):
+    def __init__(self, feature_dim: int, num_classes: int, channels: int = defaults.CHANNELS,
+                 pool: str = defaults.POOL, dropout: float = defaults.DROPOUT):
         super().__init__()
-        if pool not in ("max", "avg"):
-            raise ValueError(f"pool must be 'max' or 'avg', got {pool!r}")
         self.pool = pool
-        self.conv1 = nn.Conv1d(feature_dim, hidden, kernel_size=1)
-        self.conv2 = nn.Conv1d(hidden, hidden, kernel_size=1)
+        self.conv1 = nn.Conv1d(feature_dim, channels, kernel_size=1)
+        self.conv2 = nn.Conv1d(channels, channels, kernel_size=1)
         self.dropout = nn.Dropout(dropout)
-        self.classifier = nn.Linear(hidden, num_classes)
+        self.classifier = nn.Linear(channels, num_classes)
 
     def feature_maps(self, x: Tensor) -> Tensor:
-        """(B, T, D) -> (B, hidden, T): the maps F_i(t) the CAM is built from."""
+        """(B, T, D) -> (B, channels, T): the maps F_i(t) the CAM is built from."""
         h = F.relu(self.conv1(x.transpose(1, 2)))
         return F.relu(self.conv2(self.dropout(h)))
 

@@ -15,12 +15,17 @@ from pathlib import Path
 import pandas as pd
 
 from actionhas.core import defaults
-from actionhas.reporting import plots
-from actionhas.formats.annotations import write_predictions
 from actionhas.core.errors import ActionhasError
-from actionhas.localization.pipeline import LocalizeSettings, head_outputs, localize_store, model_feature_dim
-from actionhas.reporting.report_page import html_page
+from actionhas.formats.annotations import write_predictions
+from actionhas.formats.rundir import RunDir
 from actionhas.formats.store import FeatureStore
+from actionhas.localization.pipeline import (
+    LocalizeSettings,
+    head_outputs,
+    localize_store,
+)
+from actionhas.reporting import plots
+from actionhas.reporting.report_page import html_page
 
 
 @dataclass
@@ -28,13 +33,6 @@ class VideoResult:
     video: str
     instances: pd.DataFrame          # label, start, end, score
     timeline: str | None             # PNG file name in the output directory
-
-
-def check_compatible(run_dim: int, store_dim: int, run: str | Path, source: str) -> None:
-    """A run trained on D-dimensional features cannot read others: say so before any decoding."""
-    if run_dim != store_dim:
-        raise ActionhasError(f"run {run} was trained on {run_dim}-d features but {source} gives {store_dim}-d "
-                             "features; use the extractor the run was trained with (or --features with its store)")
 
 
 def _timeline(model, store: FeatureStore, vid: str, preds: pd.DataFrame, settings: LocalizeSettings,
@@ -88,7 +86,7 @@ def detect_in_store(run: str | Path, store_path: str | Path, videos: list[str], 
     out.mkdir(parents=True, exist_ok=True)
     model, _, classes, _ = load_run(run, device)
     store = FeatureStore(store_path)
-    check_compatible(model_feature_dim(model), store.info.feature_dim, run, str(store_path))
+    RunDir(run).check_feature_dim(store.info.feature_dim, str(store_path))
     missing = [v for v in videos if v not in store.video_ids]
     if missing:
         raise ActionhasError(f"{store_path}: video {missing[0]} is not in the store ({len(missing)} of "

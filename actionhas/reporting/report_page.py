@@ -14,9 +14,13 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from actionhas.reporting import plots
-from actionhas.formats.annotations import GroundTruth, read_predictions, read_predictions_info
 from actionhas.core.errors import ActionhasError
+from actionhas.formats.annotations import (
+    GroundTruth,
+    read_predictions,
+    read_predictions_info,
+)
+from actionhas.reporting import plots
 
 
 def _load_one(directory: Path) -> dict:

@@ -10,31 +10,37 @@ of that subset, otherwise top-1 classification accuracy. The evaluation subset m
 """
 from __future__ import annotations
 
-import dataclasses
 import warnings
 from pathlib import Path
 
 import torch
 
-from actionhas.formats.annotations import GroundTruth, load_labels, load_thumos14, read_ground_truth
-from actionhas.data.sampling import VideoFeatures, label_matrix, mean_feature, select_videos
+from actionhas.core import settings
 from actionhas.core.errors import ActionhasError
 from actionhas.data.hiding import TemporalHiding
+from actionhas.data.sampling import (
+    VideoFeatures,
+    label_matrix,
+    mean_feature,
+    select_videos,
+)
+from actionhas.formats.annotations import (
+    GroundTruth,
+    load_labels,
+    load_thumos14,
+    read_ground_truth,
+)
 from actionhas.formats.rundir import RunDir
 from actionhas.formats.store import FeatureStore
+from actionhas.formats.train_config import TrainConfig
+from actionhas.models.heads import build_model
 from actionhas.training.loop import EpochOrder, Selection, fit, make_loader, step_lr
-from actionhas.models.heads import TrainConfig, build_model
-
-# settings that may differ between a run and its resumption
-RESUMABLE_CHANGES = {"epochs", "workers", "device"}
 
 
 def _optimizer(cfg: TrainConfig, model: torch.nn.Module) -> torch.optim.Optimizer:
-    if cfg.optimizer == "adam":
-        return torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=0.9, weight_decay=cfg.weight_decay)
-    raise ActionhasError(f"--optimizer must be 'adam' or 'sgd', got {cfg.optimizer!r}")
+    return torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
 
 
 @torch.no_grad()
@@ -99,12 +105,12 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
         raise ActionhasError(f"{cfg.labels}: the {cfg.subset!r} videos carry no class labels")
     start_epoch, ckpt = 0, None
     if resume and run.has_checkpoint():
-        run.check_resume(dataclasses.asdict(cfg), RESUMABLE_CHANGES)
+        run.check_resume(cfg.record(), settings.resumable(TrainConfig))
         ckpt = run.load_checkpoint()
         classes, mean = run.classes(), run.mean_feature()
         start_epoch = int(ckpt["epoch"]) + 1
     else:
-        run.start(dataclasses.asdict(cfg), classes)
+        run.start(cfg.record(), classes)
         mean = mean_feature(store, list(train_table["video"]), progress=progress)
         run.save_mean_feature(mean)
 
