@@ -49,8 +49,8 @@ BASNET_FEATURES_PER_SECOND = 25 / 16  # two-stream I3D, one 2048-d feature per 1
 
 # Each head's published settings, as data: a flag left unset takes its --model's value here.
 HEAD_PRESETS = {
-    "paper": {"channels": CHANNELS, "dropout": DROPOUT},
-    "basnet": {"channels": BASNET_CHANNELS, "dropout": BASNET_DROPOUT},
+    "paper": {"channels": CHANNELS, "dropout": DROPOUT, "sampling": "uniform"},
+    "basnet": {"channels": BASNET_CHANNELS, "dropout": BASNET_DROPOUT, "sampling": "uniform"},
 }
 
 # Multi-threshold proposals with outer-inner-contrastive scores, `--proposals multi`: BaS-Net's

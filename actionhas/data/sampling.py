@@ -1,4 +1,11 @@
-"""Training data: uniformly sampled feature sequences with multi-hot labels, read lazily from the store."""
+"""Training data: feature sequences sampled to a fixed length, with multi-hot labels, read lazily from the store.
+
+Two samplings of ``length`` indices from a video of ``n`` features:
+- ``uniform`` (the paper's): the centre of each of ``length`` equal bins, the same every epoch;
+- ``perturbed`` (BaS-Net's and CoLA's official training sampling): one index drawn at random in
+  each bin, a new draw every epoch; the identity when n == length.
+``floor_indices`` is their official test-time sampling.
+"""
 from __future__ import annotations
 
 import warnings
@@ -22,6 +29,30 @@ def sample_uniform(n: int, length: int) -> np.ndarray:
     length / n times; a longer one keeps every (n / length)-th.
     """
     return np.minimum(((np.arange(length) + 0.5) * n / length).astype(np.int64), n - 1)
+
+
+def perturbed_indices(n: int, length: int, rng: np.random.Generator) -> np.ndarray:
+    """BaS-Net's and CoLA's ``random_perturb``: bin i starts at s_i = i * n / length; its index is
+    drawn uniformly from int(s_i) .. int(s_{i+1}) (both ends included, as the official code does),
+    the last bin's from int(s_last) .. n - 1; a bin narrower than one feature keeps int(s_i)."""
+    if n == length:
+        return np.arange(length, dtype=np.int64)
+    starts = np.arange(length) * n / length
+    out = starts.astype(np.int64)
+    ends = np.r_[out[1:], n - 1]  # inclusive upper end of each draw
+    wide = np.r_[out[:-1] != out[1:], out[-1] < n - 1]
+    draws = rng.integers(out, ends + 1)
+    return np.where(wide, draws, out)
+
+
+def floor_indices(n: int, length: int) -> np.ndarray:
+    """BaS-Net's test-time ``uniform_sampling``: floor(i * n / length); the identity when n == length."""
+    if n == length:
+        return np.arange(length, dtype=np.int64)
+    return np.floor(np.arange(length) * n / length).astype(np.int64)
+
+
+SAMPLINGS = ("uniform", "perturbed")
 
 
 def select_videos(labels: pd.DataFrame, store: FeatureStore, subset: str | None, classes: list[str] | None = None,
@@ -85,17 +116,32 @@ def mean_feature(store: FeatureStore, videos: list[str], progress: bool = True) 
 
 class VideoFeatures(Dataset):
     """(features (length, D) float32, labels (C,) float32, times (length,) float64 seconds) per
-    video, read on demand: the uniformly sampled features and the times they were taken at."""
+    video, read on demand: the sampled features and the times they were taken at.
 
-    def __init__(self, store: FeatureStore, videos: list[str], labels: np.ndarray, length: int):
+    ``perturbed`` draws from a generator seeded by (seed, epoch, video index) alone, so a resumed
+    run and any number of workers draw the same indices (``set_epoch`` before each epoch).
+    """
+
+    def __init__(self, store: FeatureStore, videos: list[str], labels: np.ndarray, length: int,
+                 sampling: str = "uniform", seed: int = 0):
         self.store, self.videos, self.labels, self.length = store, list(videos), labels, length
+        self.sampling, self.seed, self.epoch = sampling, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
 
     def __len__(self) -> int:
         return len(self.videos)
 
+    def rows(self, i: int) -> np.ndarray:
+        n = self.store.num_features(self.videos[i])
+        if self.sampling == "perturbed":
+            return perturbed_indices(n, self.length, np.random.default_rng((self.seed, self.epoch, i)))
+        return sample_uniform(n, self.length)
+
     def __getitem__(self, i: int):
         vid = self.videos[i]
-        rows = sample_uniform(self.store.num_features(vid), self.length)
+        rows = self.rows(i)
         feats = self.store.features(vid, rows)
         check_finite(vid, feats)
         times = self.store.times(vid)[rows]

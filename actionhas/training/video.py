@@ -123,8 +123,11 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
 
-    train_set = VideoFeatures(store, list(train_table["video"]), label_matrix(train_table["labels"], classes), cfg.length)
-    loader = make_loader(train_set, EpochOrder(len(train_set), cfg.seed), cfg.batch_size, cfg.workers, device, cfg.seed)
+    train_set = VideoFeatures(store, list(train_table["video"]), label_matrix(train_table["labels"], classes), cfg.length,
+                              cfg.sampling, cfg.seed)
+    # perturbed indices depend on the epoch, which workers read from the dataset: a fresh pool per epoch
+    loader = make_loader(train_set, EpochOrder(len(train_set), cfg.seed), cfg.batch_size, cfg.workers, device, cfg.seed,
+                         persistent=cfg.sampling == "uniform")
     after_epoch = None
     if cfg.val_subset:
         val_table = select_videos(labels, store, cfg.val_subset, classes, what="held-out")
