@@ -230,13 +230,20 @@ def test_importing_actionhas_fixes_mkl_threads_and_code_path_unless_the_user_did
     import sys
 
     env = {k: v for k, v in os.environ.items() if k not in ("MKL_DYNAMIC", "MKL_CBWR")}
-    show = "import actionhas, os; print(os.environ['MKL_DYNAMIC'], os.environ['MKL_CBWR'])"
-    out = subprocess.run([sys.executable, "-c", show], env=env, capture_output=True, text=True).stdout.split()
-    assert out == ["FALSE", "AUTO,STRICT"]
-    out = subprocess.run([sys.executable, "-c", show], env={**env, "MKL_CBWR": "COMPATIBLE"}, capture_output=True,
-                         text=True).stdout.split()
-    assert out == ["FALSE", "COMPATIBLE"]
+    show = ("{first}; from actionhas.core.reproducibility import mkl_code_path; import os; "
+            "print(os.environ['MKL_DYNAMIC'], os.environ['MKL_CBWR'], mkl_code_path())")
 
+    def run(first: str, extra: dict | None = None) -> tuple[list[str], str]:
+        out = subprocess.run([sys.executable, "-c", show.format(first=first)], env={**env, **(extra or {})},
+                             capture_output=True, text=True)
+        return out.stdout.split(), out.stderr
+
+    strict = str(0x10002)  # MKL_CBWR_AUTO | MKL_CBWR_STRICT
+    assert run("import actionhas, torch")[0] == ["FALSE", "AUTO,STRICT", strict]
+    assert run("import torch, actionhas")[0] == ["FALSE", "AUTO,STRICT", strict]  # torch first: set through MKL
+    assert run("import actionhas", {"MKL_CBWR": "COMPATIBLE"})[0][:2] == ["FALSE", "COMPATIBLE"]
+    out, err = run("import torch; torch.ones(64, 64) @ torch.ones(64, 64); import actionhas")
+    assert out[2] != strict and "import actionhas first" in err  # too late: said once, clearly
 
 def test_resume_after_kill_with_worker_processes_matches_an_uninterrupted_run(small_store, tmp_path):
     """Default-style settings (DataLoader workers > 0): a kill -9 mid-run, then --resume."""
