@@ -23,7 +23,7 @@ from pathlib import Path
 
 import torch
 
-from actionhas.core import cli
+from actionhas.core import cli, defaults
 from actionhas.core.errors import ActionhasError
 from actionhas.data.synthetic import SyntheticSpec, make_feature_store
 from actionhas.data.video_writer import write_test_video
@@ -49,8 +49,8 @@ def _step(name: str, entry, args: list[str]) -> None:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m actionhas.demo", description=__doc__,
                                 formatter_class=cli.HelpFormatter)
-    p.add_argument("--out", default="actionhas_demo", help="output directory")
-    p.add_argument("--seed", type=int, default=0, help="seed of the generated data and of both trainings")
+    p.add_argument("--out", default=defaults.DEMO_OUT, help="output directory")
+    p.add_argument("--seed", type=int, default=defaults.SEED, help="seed of the generated data and of both trainings")
     p.add_argument("--quick", action="store_true", help="fewer videos and epochs (about a minute)")
     return p
 

@@ -32,7 +32,7 @@ import json
 import sys
 from pathlib import Path
 
-from actionhas.core import cli
+from actionhas.core import cli, defaults
 from actionhas.evaluation.detection_map import (
     IOU_SETS,
     PROTOCOLS,
@@ -64,9 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="metrics JSON to write")
     p.add_argument("--subset", help="evaluate the videos of this subset (e.g. test); with --gt thumos14, "
                                     "test when not given")
-    p.add_argument("--iou", type=_iou_token, nargs="+", default=["thumos"], metavar="IOU",
+    p.add_argument("--iou", type=_iou_token, nargs="+", default=[defaults.IOU_SET], metavar="IOU",
                    help=f"tIoU thresholds: {' or '.join(IOU_SETS)} or numbers in (0, 1]")
-    p.add_argument("--protocol", choices=PROTOCOLS, default="anet",
+    p.add_argument("--protocol", choices=PROTOCOLS, default=defaults.PROTOCOL,
                    help="anet: ActivityNet eval_detection.py; thumos14: the updated official TH14evalDet.m")
     p.add_argument("--exclude", help="videos to leave out: 'thumos14-bad' (test videos 270, 1292, 1496) "
                                      "or comma-separated video ids")

@@ -21,7 +21,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from actionhas.core import cli, settings
+from actionhas.core import cli, defaults, settings
 from actionhas.formats.annotations import write_predictions
 from actionhas.localization.pipeline import localize
 from actionhas.localization.settings import MULTI_FIELDS, LocalizeSettings
@@ -35,14 +35,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run", required=True, help="training run directory")
     p.add_argument("--features", required=True, help="feature store (.h5)")
     p.add_argument("--out", required=True, help="predictions JSON to write")
-    p.add_argument("--subset", default="test", help="videos of this subset of --labels")
+    p.add_argument("--subset", default=defaults.EVAL_SUBSET, help="videos of this subset of --labels")
     p.add_argument("--labels", help="ground truth or labels CSV giving each video's classes (the paper's setting); "
                                     "'thumos14' for the shipped annotations. Without it, every video of the store "
                                     "is localized with its predicted classes")
     settings.add_flags(p, LocalizeSettings, only=PAPER_FIELDS)
     multi = p.add_argument_group("--proposals multi (published defaults: BaS-Net, CoLA, AutoLoc)")
     settings.add_flags(multi, LocalizeSettings, only=("class_threshold", *MULTI_FIELDS))
-    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
+    p.add_argument("--device", default=defaults.DEVICE, help="cpu, cuda, cuda:1, ...")
     p.add_argument("--save-cams", help="also write every video's activations to this HDF5 file (for the report)")
     return p
 

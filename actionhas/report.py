@@ -16,7 +16,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from actionhas.core import cli
+from actionhas.core import cli, defaults
 from actionhas.formats.annotations import load_ground_truth
 from actionhas.reporting.report_page import load_runs, write_report
 
@@ -28,8 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--gt", help="ground truth for the timelines ('thumos14', JSON or txt directory)")
     p.add_argument("--subset", help="ground-truth subset (e.g. test)")
     p.add_argument("--out", required=True, help="output directory")
-    p.add_argument("--timelines", type=cli.non_negative_int, default=4, help="activation timelines to draw")
-    p.add_argument("--title", default="actionhas report", help="title of the page")
+    p.add_argument("--timelines", type=cli.non_negative_int, default=defaults.REPORT_TIMELINES, help="activation timelines to draw")
+    p.add_argument("--title", default=defaults.REPORT_TITLE, help="title of the page")
     return p
 
 

@@ -14,7 +14,7 @@ from actionhas.image.data import (
     read_loc_solution,
     read_voc_boxes,
 )
-from actionhas.image.evaluate import evaluate_npz, evaluate_run, image_cams
+from actionhas.image.evaluation import evaluate_npz, evaluate_run, image_cams
 from actionhas.image.networks import build_network, load_weights, resnet50_cam
 from actionhas.image.synthetic import ImageSpec, make_image_dataset
 from actionhas.image.training import ImageTrainConfig, measure_mean_std, train_images

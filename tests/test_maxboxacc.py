@@ -19,7 +19,7 @@ from actionhas.image.boxes import (
     resize_boxes,
     resize_cam,
 )
-from actionhas.image.evaluate import evaluate_npz
+from actionhas.image.evaluation import evaluate_npz
 
 
 @pytest.fixture(scope="module")

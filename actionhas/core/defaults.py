@@ -31,6 +31,14 @@ LR_GAMMA = 0.1
 SEED = 0
 WORKERS = 2                 # DataLoader processes reading the store
 DEVICE = "cpu"              # cpu, cuda, cuda:1, ...
+EVAL_SUBSET = "test"        # localize, evaluate: the videos reported on, THUMOS14's test split
+
+# evaluate, report, demo
+PROTOCOL = "anet"           # evaluate: ActivityNet's matching and interpolated AP (thumos14: the official kit)
+IOU_SET = "thumos"          # evaluate: tIoU 0.1:0.1:0.7
+REPORT_TIMELINES = 4        # report: activation timelines drawn
+REPORT_TITLE = "actionhas report"
+DEMO_OUT = "actionhas_demo"
 
 # BaS-Net head (Lee, Uh, Byun, AAAI 2020), `--model basnet`: values of its official release
 # (github.com/Pilhyeon/BaSNet-pytorch: model.py, options.py, config.py, main.py) unless noted.

@@ -25,6 +25,7 @@ import numpy as np
 from scipy import ndimage
 
 from actionhas.core.errors import ActionhasError
+from actionhas.image import defaults
 from actionhas.image.kernels import apply_taps, level_components
 
 _EIGHT = np.ones((3, 3), bool)
@@ -81,7 +82,7 @@ def _component_boxes(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return boxes, np.bincount(labels.ravel())[1:]
 
 
-def cam_to_box(cam: np.ndarray, threshold: float = 0.2) -> np.ndarray:
+def cam_to_box(cam: np.ndarray, threshold: float = defaults.CAM_THRESHOLD) -> np.ndarray:
     """Tight (4,) box of the largest component of ``cam >= threshold * max(cam)``.
 
     A CAM with no positive value is min-max normalised first; an empty mask gives the whole image.
@@ -178,7 +179,7 @@ def maxboxacc_ious(cam: np.ndarray, gt_boxes: np.ndarray, height: int, width: in
 class LocalizationEvaluator:
     """Accumulates per-image results; ``compute()`` returns fractions in [0, 1]."""
 
-    def __init__(self, threshold: float = 0.2, iou: float = 0.5, sweep_ious=MAXBOXACC_IOUS, sweep_step: float = 0.01):
+    def __init__(self, threshold: float = defaults.CAM_THRESHOLD, iou: float = 0.5, sweep_ious=MAXBOXACC_IOUS, sweep_step: float = 0.01):
         self.threshold, self.iou = threshold, iou
         self.sweep_ious = tuple(sweep_ious)
         self.sweep = np.arange(0, 1, sweep_step)

@@ -20,6 +20,9 @@ IMAGE_SIZE = 224                  # ... then 224x224 crops (random with flips in
 IMAGENET_MEAN = (0.485, 0.456, 0.406)  # ImageNet's per-channel mean and std of RGB in [0, 1]
 IMAGENET_STD = (0.229, 0.224, 0.225)
 MEAN_STD = "imagenet"             # normalisation: ImageNet's mean/std, or "auto" (measured on the training images)
+CAM_THRESHOLD = 0.2               # GT-known box: CAM fraction of its max (Zhou et al.; the paper's AlexNet), stored CAMs too
+CAM_THRESHOLDS = {"alexnet_gap": 0.2, "alexnet_gap_pool5": 0.2, "googlenet_gap": 0.3, "resnet50_cam": 0.2,
+                  "small_gap": 0.2}  # per architecture: 0.2 AlexNet-GAP, 0.3 GoogLeNet-GAP (paper)
 SEED = 0
 WORKERS = 4                       # DataLoader processes decoding images
 DEVICE = "cpu"

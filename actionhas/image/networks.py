@@ -160,9 +160,6 @@ def small_gap(num_classes: int = 10, pool: str = "avg") -> CAMNet:
 
 ARCHITECTURES = {"alexnet_gap": alexnet_gap, "alexnet_gap_pool5": alexnet_gap_pool5, "googlenet_gap": googlenet_gap,
                  "resnet50_cam": resnet50_cam, "small_gap": small_gap}
-CAM_THRESHOLDS = {"alexnet_gap": 0.2, "alexnet_gap_pool5": 0.2, "googlenet_gap": 0.3, "resnet50_cam": 0.2,
-                  "small_gap": 0.2}
-"""Default box threshold (fraction of the CAM max): 0.2 AlexNet-GAP, 0.3 GoogLeNet-GAP (paper)."""
 
 
 def build_network(arch: str, num_classes: int, pool: str = "avg") -> CAMNet:
