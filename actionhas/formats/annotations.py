@@ -7,8 +7,8 @@ Video-level training labels come as a CSV (``video,subset,labels`` with ``;``-se
 from any ground-truth source, or by name (``thumos14``, ``thumos14-101``). Predictions are
 ActivityNet JSON (``{"results": {vid: [{label, segment, score}]}}``).
 
-Ground truth is loaded into ``actionhas.formats.ground_truth.GroundTruth``, predictions into the same numpy
-columns (``video, label, start, end`` in seconds, ``score``); only the functions that hand out
+Ground truth is loaded into ``actionhas.formats.ground_truth.GroundTruth``, predictions into the same
+numpy columns (``video, label, start, end`` in seconds, ``score``); only the functions that hand out
 DataFrames import pandas. Video ids match ground truth through ``canonical_video_id``.
 """
 from __future__ import annotations
@@ -27,17 +27,9 @@ import numpy as np
 
 from actionhas.core.errors import ActionhasError
 from actionhas.formats.atomic import write_text_atomic
-from actionhas.formats.ground_truth import (
-    INSTANCE_COLUMNS,
-    SEGMENT_COLUMNS,
-    VIDEO_COLUMNS,
-    GroundTruth,
-    as_columns,
-    as_frame,
-    canonical_video_id,  # noqa: F401 (re-exported: every video id matches through it)
-    columns_from_rows,
-    subset_from_id,
-)
+from actionhas.formats.ground_truth import (INSTANCE_COLUMNS, SEGMENT_COLUMNS, VIDEO_COLUMNS, GroundTruth, as_columns,
+                                            as_frame, columns_from_rows, subset_from_id)
+from actionhas.formats.ground_truth import canonical_video_id  # noqa: F401 (re-exported: every video id matches through it)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -87,8 +79,7 @@ def _segment(path: Path, video: str, i: int, item: dict, what: str) -> tuple[flo
 
 
 def read_anet_gt(path: str | Path) -> GroundTruth:
-    """Read an ActivityNet-format ground-truth JSON (other top-level keys such as ``version`` and
-    ``taxonomy`` are ignored). Errors name the file and video."""
+    """Read an ActivityNet-format ground-truth JSON (other top-level keys are ignored); errors name the file and video."""
     path = Path(path)
     data = _read_json(path)
     db = data.get("database") if isinstance(data, dict) else None
