@@ -47,7 +47,7 @@ def _shard_spec(spec: str | None) -> tuple[int, int]:
     return 0, 1
 
 
-def _run_c3d(args: argparse.Namespace) -> int:
+def _command_c3d(args: argparse.Namespace) -> int:
     k, n = _shard_spec(args.shard)
     paths = shard(list_videos(args.videos), k, n)
     failures = extract_c3d(paths, args.out, args.weights, random_seed=args.seed if args.random_weights else None,
@@ -63,20 +63,20 @@ def _run_c3d(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def _run_merge(args: argparse.Namespace) -> int:
+def _command_merge(args: argparse.Namespace) -> int:
     n = merge([Path(s) for s in args.stores], Path(args.out))
     print(f"merged {n} videos into {args.out}")
     return 0
 
 
-def _run_import(args: argparse.Namespace) -> int:
+def _command_import(args: argparse.Namespace) -> int:
     n = npy_import.import_npy(args.source, args.out, args.fps, args.frames_per_feature, args.name,
                               stride=args.stride, names=args.names)
     print(f"imported {n} videos into {args.out}")
     return 0
 
 
-def _run_info(args: argparse.Namespace) -> int:
+def _command_info(args: argparse.Namespace) -> int:
     print(describe_store(args.store))
     return 0
 
@@ -117,7 +117,7 @@ def _add_c3d(sub) -> None:
     p.add_argument("--overwrite", action="store_true",
                    help="start clean: remove the store and its unfinished work, then extract")
     p.add_argument("--seed", type=int, default=defaults.SEED, help="seed of --random-weights")
-    p.set_defaults(run=_run_c3d)
+    p.set_defaults(handler=_command_c3d)
 
 
 def _add_import(sub) -> None:
@@ -138,7 +138,7 @@ def _add_import(sub) -> None:
                                    "never arbitrary pickled code")
     p.add_argument("--name", default=defaults.IMPORT_NAME,
                    help="what the features are, recorded as extractor 'imported:<name>'")
-    p.set_defaults(run=_run_import)
+    p.set_defaults(handler=_command_import)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -149,12 +149,12 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Join the stores of --shard runs; every shard must record the same provenance.")
     m.add_argument("stores", nargs="+", help="the shard stores")
     m.add_argument("--out", required=True, help="merged store to write")
-    m.set_defaults(run=_run_merge)
+    m.set_defaults(handler=_command_merge)
     _add_import(sub)
     i = sub.add_parser("info", formatter_class=cli.HelpFormatter, help="print a store's provenance, videos and failures",
                        description="Print a store's attributes, the settings that made it, its video count and failures.")
     i.add_argument("store", help="feature store (.h5)")
-    i.set_defaults(run=_run_info)
+    i.set_defaults(handler=_command_info)
     return p
 
 
@@ -167,7 +167,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse_args(list(sys.argv[1:] if argv is None else argv))
-    return args.run(args)
+    return args.handler(args)
 
 
 if __name__ == "__main__":

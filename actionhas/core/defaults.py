@@ -8,6 +8,7 @@ MODEL = "paper"             # the paper's classifier; "basnet" for the backgroun
 MODELS = ("paper", "basnet")
 SUBSET = "validation"       # training videos: THUMOS14's validation split, as the paper
 LENGTH = 2000               # features sampled uniformly per video for training
+SAMPLINGS = ("uniform", "perturbed")  # training sampling: bin centres (paper), or a random index per bin (BaS-Net, CoLA)
 SEGMENTS = 20               # equal segments the sampled sequence is split into (100 features each)
 HIDE_PROB = 0.5             # probability of hiding each segment; 0 is the paper's Video-full
 CHANNELS = 500              # kernels in each of the two 1x1 conv layers

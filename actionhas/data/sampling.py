@@ -52,8 +52,6 @@ def floor_indices(n: int, length: int) -> np.ndarray:
     return np.floor(np.arange(length) * n / length).astype(np.int64)
 
 
-SAMPLINGS = ("uniform", "perturbed")
-
 
 def select_videos(labels: pd.DataFrame, store: FeatureStore, subset: str | None, classes: list[str] | None = None,
                   what: str = "training") -> pd.DataFrame:

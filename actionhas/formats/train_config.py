@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 from actionhas.core import cli, defaults, settings
 from actionhas.core.settings import setting
-from actionhas.data.sampling import SAMPLINGS
 
 # config.json keys that an earlier version wrote under another name
 RENAMED_KEYS = {"hidden": "channels"}
@@ -32,7 +31,7 @@ class TrainConfig:
                                            "on THUMOS14 I3D, 50-75 on ActivityNet)", check=cli.positive_int)
     sampling: str | None = setting(None, "training sampling of --length features: uniform (bin centres, the "
                                          "paper's) or perturbed (a random index per bin each epoch, BaS-Net's and "
-                                         "CoLA's)", choices=SAMPLINGS)
+                                         "CoLA's)", choices=defaults.SAMPLINGS)
     segments: int = setting(defaults.SEGMENTS, "hiding: equal segments the samples are split into",
                             check=cli.positive_int)
     hide_prob: float = setting(defaults.HIDE_PROB, "hiding: probability of hiding each segment (0 = Video-full)",
