@@ -72,7 +72,7 @@ def plant_events(count: int, seconds: float, seed: int) -> dict[str, list[tuple[
         span, events = seconds / len(shapes), []
         for k, shape in enumerate(rng.permutation(shapes)):
             length = rng.uniform(3, 5) if len(shapes) == 1 else rng.uniform(2.5, 3.5)
-            start = rng.uniform(k * span + 1, (k + 1) * span - length - 1)
+            start = k * span + 1 + rng.uniform(0, max(span - length - 2, 0))
             events.append((str(shape), round(start, 1), round(start + length, 1)))
         videos["_".join(SHAPE_CLASSES[s].lower() for s in shapes) + f"_{i}"] = events
     return videos
@@ -122,7 +122,7 @@ def main(argv=None) -> int:
     videos = out / "videos"
     shutil.rmtree(videos, ignore_errors=True)  # the demo's own folder: every run starts afresh
     videos.mkdir()
-    n_videos, seconds = (3, 10.0) if args.quick else (6, 12.0)
+    n_videos, seconds = (3, 12.0) if args.quick else (6, 12.0)
     planted = plant_events(n_videos, seconds, args.seed)
     for name, events in planted.items():
         write_event_video(videos / f"{name}.webm", seconds, 30, events, seed=args.seed)
