@@ -1,13 +1,17 @@
 """``python -m actionhas.demo``: the whole pipeline on generated data, in minutes on a laptop CPU.
 
-1. writes a few short videos of moving shapes and extracts C3D fc7 features from them with the
-   real extraction path (random C3D weights: no Sports-1M file ships with the package);
+1. writes a few untrimmed videos, a still scene in which a moving shape (a bar or a square, or
+   one of each) appears for a few seconds at a known time, and extracts C3D fc7 features from
+   them with the real extraction path (random C3D weights: no Sports-1M file ships with the
+   package; they still tell a moving shape from the still scene);
 2. generates a THUMOS-like feature store in which every action has a short key moment and a
    long, weakly specific body (see actionhas.data.synthetic);
 3. trains Video-full (--hide-prob 0) and Video-HaS (--hide-prob 0.5) with the same seed,
    localizes from the CAM, evaluates (ActivityNet protocol) and writes a report with both;
-4. trains a small run on the features of the videos of step 1 (classes Bars and Squares) and
-   runs ``detect`` on those video files: raw videos to instances, timelines and a page.
+4. trains a small run on the features of the videos of step 1 (classes Bars and Squares, from
+   video-level labels only) and runs ``detect`` on those video files: instances, timelines and
+   a page that plays each video; every instance it finds is printed beside the event that was
+   planted (DIR/detect/truth.json) with their tIoU.
 
 Every stage runs the command-line entry point of that stage with the arguments printed, so the
 demo takes no path the real commands do not.
@@ -21,22 +25,30 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from actionhas.core import cli, defaults
-from actionhas.core.errors import ActionhasError
-from actionhas.data.synthetic import SyntheticSpec, make_feature_store
-from actionhas.data.video_writer import write_test_video
 from actionhas.detect import main as detect_main
 from actionhas.evaluate import main as evaluate_main
-from actionhas.evaluation.detection_map import format_table
 from actionhas.extract import main as extract_main
-from actionhas.formats.annotations import write_anet_gt
 from actionhas.localize import main as localize_main
 from actionhas.report import main as report_main
 from actionhas.train import main as train_main
+from actionhas.core.errors import ActionhasError
+from actionhas.evaluation.detection_map import format_table
+from actionhas.formats.annotations import read_predictions, write_anet_gt
+from actionhas.formats.ground_truth import GroundTruth
+from actionhas.data.synthetic import SyntheticSpec, make_feature_store
+from actionhas.data.video_writer import write_event_video
+from actionhas.evaluation.detection_map import segment_iou
 from feature_extraction.c3d import C3D
 from feature_extraction.weights import save_c3d
+
+
+TRAIN_SHAPES = ["--epochs", "30", "--length", "12", "--segments", "4", "--lr", "0.01", "--batch-size", "6",
+                "--dropout", "0", "--weight-decay", "0", "--workers", "0"]
+"""Few short videos of small random-C3D features: every feature sampled, one batch, a high learning rate."""
 
 
 def _step(name: str, entry, args: list[str]) -> None:
@@ -44,6 +56,51 @@ def _step(name: str, entry, args: list[str]) -> None:
     code = cli.execute(entry, args)
     if code != 0:
         raise ActionhasError(f"demo stage '{name}' exited with status {code}")
+
+
+SHAPE_CLASSES = {"bar": "Bars", "square": "Squares"}
+VIDEO_KINDS = (("square",), ("bar",), ("bar", "square"))
+"""Videos with one shape and videos with both: a class cannot be learnt as "the other one's absence"."""
+
+
+def plant_events(count: int, seconds: float, seed: int) -> dict[str, list[tuple[str, float, float]]]:
+    """Video name -> its events (shape, start s, end s): 3-5 s alone, 2.5-3.5 s each when two share a video."""
+    rng = np.random.default_rng(seed)
+    videos = {}
+    for i in range(count):
+        shapes = VIDEO_KINDS[i % len(VIDEO_KINDS)]
+        span, events = seconds / len(shapes), []
+        for k, shape in enumerate(rng.permutation(shapes)):
+            length = rng.uniform(3, 5) if len(shapes) == 1 else rng.uniform(2.5, 3.5)
+            start = k * span + 1 + rng.uniform(0, max(span - length - 2, 0))
+            events.append((str(shape), round(start, 1), round(start + length, 1)))
+        videos["_".join(SHAPE_CLASSES[s].lower() for s in shapes) + f"_{i}"] = events
+    return videos
+
+
+def planted_truth(videos: dict[str, list[tuple[str, float, float]]], seconds: float) -> GroundTruth:
+    instances = [(v, SHAPE_CLASSES[shape], start, end) for v, events in videos.items() for shape, start, end in events]
+    return GroundTruth({"video": [i[0] for i in instances], "label": [i[1] for i in instances],
+                        "start": [i[2] for i in instances], "end": [i[3] for i in instances]},
+                       {"video": list(videos), "subset": ["validation"] * len(videos),
+                        "duration": [seconds] * len(videos)})
+
+
+def detection_lines(truth: GroundTruth, predictions) -> list[str]:
+    """Per planted event: the best-overlapping instance of its class beside it, with their tIoU."""
+    lines = []
+    for t in truth.instances.itertuples():
+        mine = predictions[(predictions["video"] == t.video) & (predictions["label"] == t.label)]
+        ious = segment_iou(mine["start"].to_numpy(), mine["end"].to_numpy(), t.start, t.end)
+        planted = f"{t.video}: planted {t.label} {t.start:5.1f}-{t.end:5.1f} s"
+        if not len(mine):
+            lines.append(f"{planted} | found nothing of that class")
+            continue
+        best = mine.iloc[int(np.argmax(ious))]
+        iou = float(ious.max())
+        lines.append(f"{planted} | found {best['label']} {best['start']:5.1f}-{best['end']:5.1f} s "
+                     f"(score {best['score']:.2f}) | tIoU {iou:.2f} {'ok' if iou >= 0.5 else 'MISSED'}")
+    return lines
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -63,17 +120,18 @@ def main(argv=None) -> int:
 
     print("== 1. extraction on generated videos (random C3D weights; real use wants Sports-1M weights and a GPU)")
     videos = out / "videos"
-    videos.mkdir(exist_ok=True)
-    n_videos, seconds = (2, 1.0) if args.quick else (4, 1.5)
-    names = [f"{('squares', 'bars')[i % 2]}_{i}" for i in range(n_videos)]
-    for i, name in enumerate(names):
-        write_test_video(videos / f"{name}.mp4", int(seconds * 30), 30, (160, 120), seed=args.seed + i,
-                         pattern=("square", "bar")[i % 2])
+    shutil.rmtree(videos, ignore_errors=True)  # the demo's own folder: every run starts afresh
+    videos.mkdir()
+    n_videos, seconds = (3, 12.0) if args.quick else (6, 12.0)
+    planted = plant_events(n_videos, seconds, args.seed)
+    for name, events in planted.items():
+        write_event_video(videos / f"{name}.webm", seconds, 30, events, seed=args.seed)
     weights = out / "c3d_random.pt"  # stands in for c3d.pickle: no Sports-1M file ships with the package
     torch.manual_seed(args.seed)
     save_c3d(C3D(), weights)
+    # one feature a second keeps C3D's share of the demo small; real use keeps the default 10
     _step("extract", extract_main, [str(videos), "--out", str(out / "videos_c3d.h5"), "--weights", str(weights),
-                                    "--batch-size", "8", "--overwrite"])
+                                    "--features-per-second", "1", "--batch-size", "8", "--overwrite"])
 
     print("\n== 2. a generated THUMOS-like feature store (key moments + long weak bodies)")
     spec = SyntheticSpec(seed=args.seed, train_videos=100 if args.quick else 160, test_videos=50 if args.quick else 80)
@@ -103,21 +161,25 @@ def main(argv=None) -> int:
     _step("report", report_main, [a for n in runs for a in ("--run", f"{n}={out / n}")] +
           ["--gt", str(gt_path), "--subset", "test", "--out", str(out / "report"), "--title", "actionhas demo"])
 
-    print("\n== 5. detect: the videos of step 1, from files to instances (a run trained on their features)")
-    labels = out / "videos_labels.csv"
-    labels.write_text("video,subset,labels\n" + "".join(f"{n},validation,{n.split('_')[0].title()}\n" for n in names))
+    print("\n== 5. detect: the videos of step 1, from files to instances (a run trained on their video-level labels)")
+    truth = planted_truth(planted, seconds)
     for stale in ("shapes_run", "detect"):  # the demo's own folders: every run starts afresh
         shutil.rmtree(out / stale, ignore_errors=True)
-    _step("train", train_main, ["--features", str(out / "videos_c3d.h5"), "--labels", str(labels), "--out",
-                           str(out / "shapes_run"), "--epochs", "10", "--length", "16", "--segments", "4",
-                           "--workers", "0", "--seed", str(args.seed)])
-    _step("detect", detect_main, [*(str(videos / f"{n}.mp4") for n in names), "--run", str(out / "shapes_run"),
-                             "--weights", str(weights), "--out", str(out / "detect")])
+    (out / "detect").mkdir()
+    write_anet_gt(truth, out / "detect" / "truth.json")
+    _step("train", train_main, ["--features", str(out / "videos_c3d.h5"), "--labels", str(out / "detect" / "truth.json"),
+                           "--out", str(out / "shapes_run"), *TRAIN_SHAPES, "--seed", str(args.seed)])
+    # the features of step 1 (same weights, same rate); with --weights detect would extract them again
+    _step("detect", detect_main, [*(str(videos / f"{n}.webm") for n in planted), "--run", str(out / "shapes_run"),
+                             "--features", str(out / "videos_c3d.h5"), "--out", str(out / "detect")])
+    found = detection_lines(truth, read_predictions(out / "detect" / "predictions.json"))
+    print("\nplanted events (DIR/detect/truth.json) against what detect found:\n" + "\n".join(found))
 
     print(f"\n== done in {time.time() - t0:.0f} s. mAP (%) on the generated test videos:")
     for name in runs:
         m = json.loads((out / name / "metrics.json").read_text())
         print(format_table(m, title=name))
+    print("\n".join(found))
     print(f"report: {out / 'report' / 'index.html'}; detections: {out / 'detect' / 'index.html'}")
     return 0
 

@@ -10,7 +10,10 @@ trained on features of that extractor (checked before any decoding). With --feat
 head then localizes in each video every class it gives probability >= --min-prob (the most
 probable one when none does), or the classes of --classes. Written to OUT: predictions.json
 (ActivityNet form), timeline_<video>.png (class activation over time, the threshold, the
-instances; times in m:ss) and index.html listing every video's instances.
+instances) and index.html, a page to review them: each video plays beside its timeline and
+instances table, and a click on an instance plays it from its start. The page links each video
+file by a relative path (keep OUT beside the videos, or use --copy-videos); video files given with
+--features are linked the same way.
 """
 from __future__ import annotations
 
@@ -27,7 +30,7 @@ from feature_extraction.c3d import FC7_DIM
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m actionhas.detect", description=__doc__, formatter_class=cli.HelpFormatter)
-    p.add_argument("videos", nargs="+", help="video files (with --weights) or video ids of the --features store")
+    p.add_argument("videos", nargs="+", help="video files (with --weights) or video ids or files of the --features store")
     p.add_argument("--run", required=True, help="training run directory")
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--weights", help="C3D weights to extract the videos with (as extract --weights)")
@@ -39,6 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-prob", type=cli.unit_fraction, default=defaults.DETECT_MIN_PROB,
                    help="localize every class the run gives at least this video-level probability")
     settings.add_flags(p, LocalizeSettings, only=("proposals", "threshold"))
+    p.add_argument("--copy-videos", action="store_true",
+                   help="copy the video files into OUT/videos/ for the page, instead of linking them where they are")
     p.add_argument("--device", default=defaults.DEVICE, help="cpu, cuda, cuda:1, ...")
     return p
 
@@ -50,6 +55,7 @@ def main(argv=None) -> int:
     labels = [c.strip() for c in args.classes.split(",") if c.strip()] if args.classes else None
     store = args.features
     videos, failures = videos_of(args.videos), {}
+    files = {Path(v).stem: Path(v) for v in args.videos if Path(v).is_file()}
     if args.weights:
         from feature_extraction.pipeline import extract_c3d
 
@@ -62,7 +68,9 @@ def main(argv=None) -> int:
         videos = [v for v in videos if v not in failures]
     chosen = LocalizeSettings(proposals=args.proposals, threshold=args.threshold,
                               min_prob=None if labels else args.min_prob)
-    results = detect_in_store(args.run, store, videos, out, labels, args.min_prob, chosen, args.device)
+    results = detect_in_store(args.run, store, videos, out, labels, args.min_prob, chosen, args.device,
+                              files=files, failures={v: r["reason"] for v, r in failures.items()},
+                              copy_videos=args.copy_videos)
     print("\n".join(summary_lines(results)))
     print(f"predictions, timelines and index.html written to {out}")
     return 1 if failures else 0

@@ -1,5 +1,6 @@
 """``python -m actionhas.detect``: raw videos to instances, end to end on generated videos."""
 import json
+import os
 import re
 
 import pytest
@@ -40,7 +41,8 @@ def test_detect_runs_from_video_files_to_predictions_timelines_and_a_page(traine
                for items in results.values() for r in items)
     assert sorted(p.name for p in out.glob("timeline_*.png")) == ["timeline_bars.png", "timeline_squares.png"]
     page = (out / "index.html").read_text()
-    assert "<h2>bars</h2>" in page and re.search(r"<td>0:00</td>", page) and 'src="timeline_bars.png"' in page
+    assert "<b>bars</b>" in page and re.search(r"<td>0\.[0-5]</td>", page) and 'data-src="timeline_bars.png"' in page
+    assert f'data-src="{os.path.relpath(videos[0], out)}"' in page
     assert "bars: " in capsys.readouterr().out
     # a rerun resumes from the store in OUT and forced classes replace the predicted ones
     assert detect.main([str(videos[0]), "--run", str(d / "run"), "--weights", str(d / "c3d.pt"), "--out", str(out),
@@ -49,11 +51,25 @@ def test_detect_runs_from_video_files_to_predictions_timelines_and_a_page(traine
     assert {r["label"] for r in again["bars"]} == {"Squares"}
 
 
+def test_a_video_that_fails_to_decode_is_listed_on_the_page_with_its_reason(trained, tmp_path):
+    d, videos = trained
+    broken = tmp_path / "broken <1>.mp4"
+    broken.write_bytes(b"not a video")
+    out = tmp_path / "found"
+    assert detect.main([str(videos[0]), str(broken), "--run", str(d / "run"), "--weights", str(d / "c3d.pt"),
+                        "--out", str(out), "--copy-videos"]) == 1
+    page = (out / "index.html").read_text()
+    assert re.search(r"<b>broken &lt;1&gt;</b>: [^<]+</li>", page)
+    assert 'data-src="videos/bars.mp4"' in page and (out / "videos" / "bars.mp4").exists()
+
+
 def test_detect_reads_an_existing_store_with_features(trained, tmp_path):
     d, _ = trained
-    assert detect.main(["squares", "--run", str(d / "run"), "--features", str(d / "train.h5"),
+    assert detect.main(["squares", str(d / "bars.mp4"), "--run", str(d / "run"), "--features", str(d / "train.h5"),
                         "--out", str(tmp_path / "o")]) == 0
-    assert "squares" in json.loads((tmp_path / "o" / "predictions.json").read_text())["results"]
+    assert {"squares", "bars"} <= set(json.loads((tmp_path / "o" / "predictions.json").read_text())["results"])
+    page = (tmp_path / "o" / "index.html").read_text()
+    assert page.count("<video ") == 1 and "No video file: features from a store." in page
 
 
 def test_a_run_on_other_features_is_refused_before_any_decoding(trained, small_store, tmp_path):

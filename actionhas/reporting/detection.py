@@ -4,42 +4,34 @@ Features come from extracting the videos into DIR/features.h5 (resumable, as ``e
 from an existing store; the run's head then localizes, in each video, the classes it predicts
 (every class with probability >= ``min_prob``, the most probable one when none is) or the
 classes given. Results: DIR/predictions.json (ActivityNet form), one timeline PNG per video
-(class activation over time, threshold, instances, times in m:ss) and DIR/index.html.
+(class activation over time, threshold, instances) and DIR/index.html, the page to review them
+with the videos playing (``detect_page``).
 """
 from __future__ import annotations
 
-import html
-from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from actionhas.core import defaults
-from actionhas.core.errors import ActionhasError
-from actionhas.formats.annotations import write_predictions
-from actionhas.formats.rundir import RunDir
-from actionhas.formats.store import FeatureStore
-from actionhas.localization.pipeline import (
-    LocalizeSettings,
-    head_outputs,
-    localize_store,
-)
 from actionhas.reporting import plots
-from actionhas.reporting.report_page import html_page
+from actionhas.formats.annotations import write_predictions
+from actionhas.core.errors import ActionhasError
+from actionhas.formats.rundir import RunDir
+from actionhas.localization.pipeline import head_outputs, localize_store
+from actionhas.localization.settings import LocalizeSettings
+from actionhas.reporting.detect_page import VideoResult, video_source, write_detect_page
+from actionhas.reporting.time_ticks import mmss
+from actionhas.formats.store import FeatureStore
 
 
-@dataclass
-class VideoResult:
-    video: str
-    instances: pd.DataFrame          # label, start, end, score
-    timeline: str | None             # PNG file name in the output directory
-
-
-def _timeline(model, store: FeatureStore, vid: str, preds: pd.DataFrame, settings: LocalizeSettings,
-              classes: list[str], out: Path, device: str) -> str | None:
+def _review(model, store: FeatureStore, vid: str, preds: pd.DataFrame, settings: LocalizeSettings,
+            classes: list[str], out: Path, device: str) -> VideoResult:
+    """One video's instances, the probabilities of their classes and its activation plot (PNG in ``out``)."""
     mine = preds[preds["video"] == vid]
+    result = VideoResult(vid, mine[["label", "start", "end", "score"]].reset_index(drop=True), store.duration(vid))
     if not len(mine):
-        return None
+        return result
     probs, cas, _ = head_outputs(model, store.features(vid), device)
     times = store.times(vid)
     rows = []
@@ -47,39 +39,40 @@ def _timeline(model, store: FeatureStore, vid: str, preds: pd.DataFrame, setting
         act = cas[classes.index(label)]
         peak = act.max()
         inst = mine[mine["label"] == label]
+        result.probabilities[label] = float(probs[classes.index(label)])
         rows.append({"name": f"{label} (p={probs[classes.index(label)]:.2f})", "times": times,
                      "activation": act / peak if peak > 0 else act,
                      "predicted": list(zip(inst["start"], inst["end"], inst["score"]))})
-    name = f"timeline_{vid}.png"
+    result.timeline = f"timeline_{vid}.png"
     threshold = settings.threshold if settings.proposals == "paper" else None
-    plots.save(plots.timeline(rows, f"Actions found in {vid}", threshold), out / name)
-    return name
+    plots.save(plots.timeline(rows, f"Actions found in {vid}", threshold, result.duration), out / result.timeline)
+    return result
 
 
-def write_index(results: list[VideoResult], out: Path, run: str | Path) -> Path:
-    """DIR/index.html: every video's instances (times in m:ss) above its timeline."""
-    parts = [f"<p>Run: {html.escape(str(run))}. {sum(len(r.instances) for r in results)} instances in "
-             f"{len(results)} videos.</p>"]
-    for r in results:
-        parts.append(f"<h2>{html.escape(r.video)}</h2>")
-        if not len(r.instances):
-            parts.append("<p>No action found.</p>")
-            continue
-        rows = "".join(f"<tr><td>{html.escape(i.label)}</td><td>{plots.mmss(i.start)}</td><td>{plots.mmss(i.end)}</td>"
-                       f"<td>{i.score:.3f}</td></tr>" for i in r.instances.itertuples())
-        parts.append(f"<table><tr><th>action</th><th>start</th><th>end</th><th>score</th></tr>{rows}</table>")
-        if r.timeline:
-            parts.append(f'<img alt="timeline of {html.escape(r.video)}" src="{html.escape(r.timeline)}">')
-    page = out / "index.html"
-    page.write_text(html_page("Actions found", "".join(parts)))
-    return page
+def thresholds_note(settings: LocalizeSettings, forced: bool) -> str:
+    """The sentence the page shows about which classes were localized and where instances lie."""
+    if forced:
+        chosen = "Classes localized: the ones given (--labels)."
+    elif settings.proposals == "paper":
+        chosen = (f"Classes localized: those the run gives a video-level probability >= {settings.min_prob:.2f} "
+                  "(the most probable one when none does).")
+    else:
+        chosen = f"Classes localized: those scoring >= {settings.class_threshold:.2f}."
+    if settings.proposals == "paper":
+        return f"{chosen} Instances: every run of the class activation >= {settings.threshold:.2f} x its maximum."
+    return f"{chosen} Instances: multi-threshold proposals."
 
 
 def detect_in_store(run: str | Path, store_path: str | Path, videos: list[str], out: str | Path,
                     labels: list[str] | None = None, min_prob: float = defaults.DETECT_MIN_PROB,
-                    settings: LocalizeSettings | None = None, device: str = "cpu",
-                    progress: bool = True) -> list[VideoResult]:
-    """Localize ``videos`` of a store with a run; write predictions.json, timelines and index.html to ``out``."""
+                    settings: LocalizeSettings | None = None, device: str = "cpu", progress: bool = True,
+                    files: dict[str, Path] | None = None, failures: dict[str, str] | None = None,
+                    copy_videos: bool = False) -> list[VideoResult]:
+    """Localize ``videos`` of a store with a run; write predictions.json, timelines and index.html to ``out``.
+
+    files: video id -> its file, played on the page (linked, or copied into out/videos/ with
+    ``copy_videos``); failures: video id -> why it has no features, listed on the page.
+    """
     from actionhas.models.heads import load_run
 
     out = Path(out)
@@ -99,9 +92,13 @@ def detect_in_store(run: str | Path, store_path: str | Path, videos: list[str], 
                            classes, settings, device, progress=progress)
     preds = preds.sort_values(["video", "start"], kind="stable").reset_index(drop=True)
     write_predictions(preds, out / "predictions.json", extra={"run": str(run), **settings.record()})
-    results = [VideoResult(v, preds[preds["video"] == v][["label", "start", "end", "score"]].reset_index(drop=True),
-                           _timeline(model, store, v, preds, settings, classes, out, device)) for v in videos]
-    write_index(results, out, run)
+    results = [_review(model, store, v, preds, settings, classes, out, device) for v in videos]
+    for r in results:
+        if files and r.video in files:
+            r.source = video_source(files[r.video], out, copy_videos)
+    failed = [VideoResult(v, pd.DataFrame(columns=["label", "start", "end", "score"]), failure=reason)
+              for v, reason in sorted((failures or {}).items())]
+    write_detect_page(results + failed, out, run, thresholds_note(settings, bool(labels)))
     return results
 
 
@@ -112,7 +109,7 @@ def summary_lines(results: list[VideoResult]) -> list[str]:
         if not len(r.instances):
             lines.append(f"{r.video}: no action found")
         for i in r.instances.itertuples():
-            lines.append(f"{r.video}: {i.label} {plots.mmss(i.start)}-{plots.mmss(i.end)} "
+            lines.append(f"{r.video}: {i.label} {mmss(i.start)}-{mmss(i.end)} "
                          f"({i.start:.1f}-{i.end:.1f} s, score {i.score:.3f})")
     return lines
 

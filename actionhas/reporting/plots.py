@@ -1,7 +1,8 @@
 """Figures people read: mAP against tIoU, per-class AP, and activation timelines.
 
 matplotlib is imported (with the file-only Agg backend) when the first figure is drawn, so
-commands that never plot never pay for it. Times on timelines read as m:ss.
+commands that never plot never pay for it. Timelines tick on round times (``time_ticks``): seconds
+for short videos, m:ss for long ones.
 """
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import io
 from pathlib import Path
 
 import numpy as np
+
+from actionhas.reporting.time_ticks import time_ticks
 
 PAPER_ROWS = {  # THUMOS14 validation, tIoU 0.1-0.5 (paper, Table 7), in percent
     "paper Video-full": [34.23, 25.68, 17.72, 11.00, 6.11],
@@ -27,18 +30,11 @@ def _plt():
     return plt
 
 
-def mmss(seconds: float) -> str:
-    """Seconds as m:ss (h:mm:ss past an hour)."""
-    s = int(round(max(seconds, 0.0)))
-    h, m = divmod(s // 60, 60)
-    return f"{h}:{m:02d}:{s % 60:02d}" if h else f"{m}:{s % 60:02d}"
-
-
-def _time_axis(ax) -> None:
-    from matplotlib.ticker import FuncFormatter
-
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: mmss(x)))
-    ax.set_xlabel("time (m:ss)")
+def _time_axis(ax, duration: float) -> None:
+    ticks = time_ticks(duration)
+    ax.set_xlim(0, duration)
+    ax.set_xticks(ticks.positions, ticks.labels)
+    ax.set_xlabel(f"time ({ticks.unit})")
 
 
 def png_bytes(fig) -> bytes:
@@ -90,11 +86,12 @@ def per_class_ap(runs: dict[str, dict], iou_index: int):
     return fig
 
 
-def timeline(rows: list[dict], title: str, threshold: float | None = None):
+def timeline(rows: list[dict], title: str, threshold: float | None = None, duration: float | None = None):
     """Activation over time, one panel per row.
 
     Each row: ``name``, ``times`` (n,) s, ``activation`` (n,) normalised to its max,
-    ``predicted`` [(start, end, score)], optional ``truth`` [(start, end)].
+    ``predicted`` [(start, end, score)], optional ``truth`` [(start, end)]. The axis spans
+    ``duration`` seconds (default: to the last time or instance end).
     """
     plt = _plt()
     fig, axes = plt.subplots(len(rows), 1, figsize=(9, 0.6 + 1.6 * len(rows)), sharex=True, squeeze=False)
@@ -111,7 +108,10 @@ def timeline(rows: list[dict], title: str, threshold: float | None = None):
     legend = "activation / max (blue), predicted (red)" + (", threshold (dashed)" if threshold is not None else "") \
         + (", ground truth (green)" if any(r.get("truth") for r in rows) else "")
     axes[0, 0].set_title(f"{title}\n{legend}", fontsize=9)
-    _time_axis(axes[-1, 0])
+    if duration is None:
+        duration = max(max([r["times"][-1]] + [e for _, e, _ in r["predicted"]] + [e for _, e in r.get("truth", [])])
+                       for r in rows)
+    _time_axis(axes[-1, 0], duration)
     return fig
 
 

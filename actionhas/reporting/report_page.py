@@ -149,9 +149,10 @@ PAGE_STYLE = ("body{font-family:sans-serif;max-width:1000px;margin:2em auto}td,t
               "img{max-width:100%}")
 
 
-def html_page(title: str, body: str) -> str:
+def html_page(title: str, body: str, style: str = "") -> str:
+    """A whole page around ``body`` (HTML), with the shared style and ``style`` (CSS) after it."""
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-            f"<style>{PAGE_STYLE}</style></head><body><h1>{html.escape(title)}</h1>{body}</body></html>")
+            f"<style>{PAGE_STYLE}{style}</style></head><body><h1>{html.escape(title)}</h1>{body}</body></html>")
 
 
 def write_report(runs: dict[str, dict], gt: GroundTruth | None, out: str | Path, timelines: int = 4,
