@@ -1,7 +1,6 @@
 """The detect page: what it holds, and what a real browser (headless Chromium) does with it."""
 import shutil
 import tempfile
-from pathlib import Path
 
 import pandas as pd
 import pytest
