@@ -2,8 +2,8 @@
 
     python -m actionhas.localize --run runs/has --features thumos14_c3d.h5 --subset test \\
         --labels thumos14 --out runs/has/predictions.json --save-cams runs/has/cams.h5
-    python -m actionhas.localize --run runs/basnet_has --features thumos14_i3d.h5 --proposals multi \\
-        --out runs/basnet_has/predictions.json       # the field's post-processing, predicted classes
+    python -m actionhas.localize --run runs/basnet_has --features thumos14_i3d.h5 --proposals basnet \\
+        --out runs/basnet_has/predictions.json       # BaS-Net's official test path, predicted classes
 
 --proposals paper (the default): for each video and class, CAM(c, t) = sum_i W(c, i) F_i(t) over
 all of the video's features; every maximal run of features with CAM >= threshold * max(CAM)
@@ -11,9 +11,16 @@ becomes one instance [times[first] - step/2, times[last] + step/2] (step = 1 / f
 clipped to the video), scored by the mean CAM over the run times the class probability of the
 video. Classes are the video's ground-truth classes with --labels (the paper's setting) or the
 predicted ones: the --top-k most probable, or every class with probability >= --min-prob.
---proposals multi: proposals from several thresholds of the normalised activation (and of the
-attention), outer-inner-contrastive scores and class-wise NMS; without --labels, the classes
-whose video score reaches --class-threshold.
+--proposals basnet (BaS-Net runs): BaS-Net's official test path (Pilhyeon/BaSNet-pytorch
+c8c6bbd8): each video resampled to the run's --length (750), the classes whose suppression-branch
+score is >= --class-threshold (with --labels: the video's ground-truth classes), min-max
+normalised raw suppression CAS upsampled x24, thresholds 0:0.025:0.225, the outer-inner-contrastive
+score + 0.2 x the binarised class score, times index * step_frames * n / (24 * length * fps) (16
+frames at 25 fps for an imported I3D store; one feature at features_per_second otherwise), NMS 0.7
+with lengths + 1. --proposals multi: actionhas's own variant, not a published method (the README
+lists how it differs from BaS-Net's and CoLA's): proposals from several thresholds of the
+normalised activation (and of the attention), outer-inner-contrastive scores and class-wise NMS;
+without --labels, the classes whose video score reaches --class-threshold.
 """
 from __future__ import annotations
 
@@ -40,7 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
                                     "'thumos14' for the shipped annotations. Without it, every video of the store "
                                     "is localized with its predicted classes")
     settings.add_flags(p, LocalizeSettings, only=PAPER_FIELDS)
-    multi = p.add_argument_group("--proposals multi (published defaults: BaS-Net, CoLA, AutoLoc)")
+    multi = p.add_argument_group("--proposals basnet and multi (multi: actionhas's own, defaults after BaS-Net, "
+                                 "CoLA, AutoLoc)")
     settings.add_flags(multi, LocalizeSettings, only=("class_threshold", *MULTI_FIELDS))
     p.add_argument("--device", default=defaults.DEVICE, help="cpu, cuda, cuda:1, ...")
     p.add_argument("--save-cams", help="also write every video's activations to this HDF5 file (for the report)")

@@ -54,28 +54,58 @@ def test_suppression_branch_is_the_same_network_on_attention_weighted_features()
     assert torch.allclose(out["cas_base"], net.cas_net(x.transpose(1, 2)), atol=1e-6)
 
 
-def test_loss_targets_background_one_in_base_and_zero_in_suppression():
+def _official_loss(logits_base, logits_supp, attention, labels, norm_weight):
+    """BaS_Net_loss (train.py) restated in float32 numpy, as the official code computes it: BCE between each branch's softmaxed scores
+    and its label vector (background 1 in base, 0 in suppression) normalised to sum 1, mean over
+    batch and C + 1 (logs clamped at -100 as BCELoss), plus norm_weight x the batch mean of the
+    attention's L1 norm over time."""
+    def bce(logits, background):
+        p = np.exp(logits - logits.max(1, keepdims=True))
+        p /= p.sum(1, keepdims=True)
+        y = np.concatenate([labels, np.full((len(labels), 1), background, np.float32)], axis=1)
+        y /= y.sum(1, keepdims=True)
+        return -np.mean(y * np.maximum(np.log(p), -100) + (1 - y) * np.maximum(np.log(1 - p), -100))
+    with np.errstate(divide="ignore"):
+        return bce(logits_base, 1.0) + bce(logits_supp, 0.0) + norm_weight * np.abs(attention).sum(1).mean()
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_loss_equals_the_official_bce_on_generated_batches(seed):
+    g = np.random.default_rng(seed)
+    B, C, T = int(g.integers(1, 9)), int(g.integers(1, 6)), int(g.integers(1, 40))
+    labels = (g.random((B, C)) < 0.4).astype(np.float32)
+    labels[np.arange(B), g.integers(0, C, B)] = 1.0  # every video has a class
+    logits_b, logits_s = (g.normal(0, 4, (B, C + 1)).astype(np.float32) for _ in range(2))
+    if seed == 0:
+        logits_b[0] = 50.0 * np.arange(C + 1)  # saturated scores: logs clamped
+    attention = g.random((B, T)).astype(np.float32)
+    outputs = {"logits_base": torch.from_numpy(logits_b), "logits_supp": torch.from_numpy(logits_s),
+               "attention": torch.from_numpy(attention)}
+    net = _tiny(norm_weight=1e-4)
+    net.num_classes = C
+    expected = _official_loss(logits_b, logits_s, attention, labels, 1e-4)
+    assert net.loss(outputs, torch.from_numpy(labels)).item() == pytest.approx(expected, abs=1e-6)
+
+
+def test_loss_terms_on_a_hand_computed_example():
     net = _tiny(norm_weight=0.1)
-    logits = torch.tensor([[1.0, 2.0, 0.0, 3.0]])  # classes 0..2, background last
-    outputs = {"logits_base": logits, "logits_supp": logits, "attention": torch.tensor([[0.5, 0.25, 0.0]])}
-    labels = torch.tensor([[1.0, 0.0, 0.0]])
-    log_p = np.array([1.0, 2.0, 0.0, 3.0]) - math.log(sum(math.exp(v) for v in (1.0, 2.0, 0.0, 3.0)))
-    base = -(0.5 * log_p[0] + 0.5 * log_p[3])  # label and background share the mass
-    supp = -log_p[0]                          # label only
-    terms = net.loss_terms(outputs, labels)
+    outputs = {"logits_base": torch.zeros(1, 4), "logits_supp": torch.zeros(1, 4),
+               "attention": torch.tensor([[0.5, 0.25, 0.0]])}
+    terms = net.loss_terms(outputs, torch.tensor([[1.0, 0.0, 0.0]]))
+    # scores 1/4 each; base target (1/2, 0, 0, 1/2), suppression target (1, 0, 0, 0)
+    base = -(2 * (0.5 * math.log(0.25) + 0.5 * math.log(0.75)) + 2 * math.log(0.75)) / 4
+    supp = -(math.log(0.25) + 3 * math.log(0.75)) / 4
     assert terms["base"].item() == pytest.approx(base, rel=1e-6)
     assert terms["supp"].item() == pytest.approx(supp, rel=1e-6)
     assert terms["norm"].item() == pytest.approx(0.75)
-    assert net.loss(outputs, labels).item() == pytest.approx(base + supp + 0.1 * 0.75, rel=1e-6)
+    assert terms["total"].item() == pytest.approx(base + supp + 0.075, rel=1e-6)
 
 
-def test_two_labels_split_the_mass_and_norm_is_l1_over_time_averaged_over_videos():
-    net = _tiny(norm_weight=1.0)
-    logits = torch.zeros(2, 4)
-    outputs = {"logits_base": logits, "logits_supp": logits, "attention": torch.tensor([[0.5, 0.25], [1.0, 0.0]])}
-    terms = net.loss_terms(outputs, torch.tensor([[1.0, 1.0, 0.0], [0.0, 0.0, 1.0]]))
-    assert terms["base"].item() == pytest.approx(math.log(4))  # uniform scores: any target costs log(C + 1)
-    assert terms["norm"].item() == pytest.approx((0.75 + 1.0) / 2)
+def test_state_dict_lists_the_official_layers_in_their_order():
+    shapes = [tuple(v.shape) for v in BaSNet(10, 4).state_dict().values()]
+    assert shapes == [(512, 10, 1), (512,), (1, 512, 1), (1,),        # filter: D -> 512 -> 1
+                      (2048, 10, 3), (2048,), (2048, 2048, 3), (2048,),  # CAS: D -> 2048 -> 2048 (k 3)
+                      (5, 2048, 1)]                                       # -> C + 1 (k 1, no bias)
 
 
 def test_attention_stays_in_unit_interval_on_extreme_inputs():
@@ -144,8 +174,8 @@ def _fit(steps, seed=0):
 
 def test_overfits_generated_spans_and_cas_peaks_inside_them():
     net, losses, (x, labels, spans) = _fit(200)
-    # floor: the base target (label and background, 1/2 each) keeps an entropy of log 2
-    assert np.mean(losses[:10]) > 2.0 and np.mean(losses[-10:]) < math.log(2) + 0.1
+    # floor: the base target (label and background, 1/2 each) keeps a BCE of 2 log(2) / (C + 1)
+    assert np.mean(losses[:10]) > 1.0 and np.mean(losses[-10:]) < 2 * math.log(2) / 4 + 0.05
     probs, cas, att = net.predict(x)
     assert torch.equal(probs.argmax(dim=1), labels.argmax(dim=1))
     for v, (c, start, end) in enumerate(spans):

@@ -334,7 +334,7 @@ def test_activitynet_ids_match_with_or_without_the_v_prefix(tmp_path):
 
 def test_basnet_with_hiding_trains_and_localizes_with_multi_proposals(small_store, tmp_path):
     store, gt_path, gt = small_store
-    run = train(_cfg(store, gt_path, tmp_path / "bas", model="basnet", epochs=2, length=64), progress=False)
+    run = train(_cfg(store, gt_path, tmp_path / "bas", model="basnet", epochs=2, length=64, channels=32), progress=False)
     config = json.loads((run / "config.json").read_text())
     assert config["model"] == "basnet" and config["channels"] is not None and config["hide_prob"] == 0.5
     code = localize_cli.main(["--run", str(run), "--features", str(store), "--out", str(tmp_path / "p.json"),
@@ -345,3 +345,40 @@ def test_basnet_with_hiding_trains_and_localizes_with_multi_proposals(small_stor
                                                for r in v)
     paper = localize(run, store, "test", str(gt_path), progress=False)
     assert len(paper) and set(paper["label"]) <= set(gt.classes)
+
+
+def test_basnet_one_batch_run_logs_its_loss_and_steps_cut_the_last_epoch(small_store, tmp_path):
+    from actionhas.data.sampling import VideoFeatures, label_matrix, select_videos
+    from actionhas.formats.annotations import load_labels
+    from actionhas.formats.store import FeatureStore
+    from actionhas.models.heads import build_model
+
+    store, gt, _ = small_store
+    cfg = _cfg(store, gt, tmp_path / "one", model="basnet", channels=16, length=40, hide_prob=0.0, dropout=0.0,
+               lr=1e-12, batch_size=60)
+    run = train(cfg, progress=False)
+    logged = json.loads((run / "log.jsonl").read_text().splitlines()[0])["loss"]
+    resolved = TrainConfig.from_record(json.loads((run / "config.json").read_text()))
+    model = build_model(resolved, 64, 6)
+    model.load_state_dict(torch.load(run / "checkpoint.pt", weights_only=True)["model"])
+    fs = FeatureStore(store)
+    table = select_videos(load_labels(str(gt)), fs, "validation")
+    data = VideoFeatures(fs, list(table["video"]), label_matrix(table["labels"], sorted(json.loads(
+        (run / "classes.json").read_text()))), 40, "perturbed")
+    x = torch.stack([data[i][0] for i in range(len(data))])
+    y = torch.stack([data[i][1] for i in range(len(data))])
+    with torch.no_grad():
+        assert logged == pytest.approx(model.loss(model(x), y).item(), abs=1e-6)
+    # 60 videos in batches of 16: 4 steps an epoch; 6 steps are one epoch and 2 steps of the next
+    cut = train(_cfg(store, gt, tmp_path / "cut", model="basnet", channels=16, length=40, epochs=None, steps=6,
+                     batch_size=16), progress=False)
+    state = torch.load(cut / "checkpoint.pt", weights_only=True)
+    assert state["epoch"] == 1 and next(iter(state["optimizer"]["state"].values()))["step"] == 6
+
+
+def test_head_presets_give_each_model_its_published_settings():
+    paper = TrainConfig(features="s", labels="l", out="o").resolved()
+    assert (paper.length, paper.lr, paper.epochs, paper.steps, paper.sampling) == (2000, 1e-3, 40, None, "uniform")
+    bas = TrainConfig(features="s", labels="l", out="o", model="basnet").resolved()
+    assert (bas.length, bas.lr, bas.weight_decay, bas.batch_size, bas.dropout, bas.steps, bas.epochs, bas.sampling,
+            bas.norm_weight) == (750, 1e-4, 5e-4, 16, 0.7, 1500, None, "perturbed", 1e-4)

@@ -42,29 +42,36 @@ REPORT_TITLE = "actionhas report"
 DEMO_OUT = "actionhas_demo"
 
 # BaS-Net head (Lee, Uh, Byun, AAAI 2020), `--model basnet`: values of its official release
-# (github.com/Pilhyeon/BaSNet-pytorch: model.py, options.py, config.py, main.py) unless noted.
+# (github.com/Pilhyeon/BaSNet-pytorch at c8c6bbd8: model.py, options.py, config.py, main.py).
 BASNET_CHANNELS = 2048              # channels of the two 3-wide temporal convs of the CAS network (model.py)
 BASNET_ATTENTION_CHANNELS = 512     # channels of the filtering module's first 1x1 conv (model.py)
 BASNET_DROPOUT = 0.7                # dropout before the CAS network's classifier conv (model.py)
-BASNET_K_RATIO = 8                  # top-k pooling over time with k = T // 8 (model.py, paper)
+BASNET_K_RATIO = 8                  # top-k pooling over time with k = length // 8 (model.py: 750 // 8 = 93)
 BASNET_NORM_WEIGHT = 1e-4           # weight of the attention's L1 norm over time (options.py --alpha)
-BASNET_LR = 1e-4                    # Adam learning rate (options.py --lr)
+BASNET_LR = 1e-4                    # Adam learning rate, betas (0.9, 0.999) (options.py --lr, main.py)
 BASNET_WEIGHT_DECAY = 5e-4          # Adam weight decay (main.py)
 BASNET_BATCH_SIZE = 16              # videos per step (options.py --batch_size)
-BASNET_STEPS = 1500                 # optimiser steps (options.py: 1500 lrs); 120 epochs of THUMOS14's 200 videos
-BASNET_LENGTH_THUMOS14 = 750        # features sampled per training video on THUMOS14 (config.py num_segments)
-BASNET_LENGTH_ACTIVITYNET = 50      # features sampled per training video on ActivityNet (paper, implementation details)
-BASNET_FEATURES_PER_SECOND = 25 / 16  # two-stream I3D, one 2048-d feature per 16 frames at 25 fps (config.py)
+BASNET_STEPS = 1500                 # optimiser steps (options.py: 1500 lrs); 116 epochs of THUMOS14's 200 videos
+BASNET_LENGTH = 750                 # features sampled per video, in training and at test (config.py num_segments)
+BASNET_CLASS_THRESHOLD = 0.25       # classes localized: suppression-branch video score >= this (options.py class_th)
+BASNET_ACT_THRESHOLDS = tuple(0.025 * i for i in range(10))  # the floats of np.arange(0, 0.25, 0.025) (config.py)
+BASNET_SCALE = 24                   # linear upsampling factor of the CAS before thresholding (config.py scale)
+BASNET_OUTER_RATIO = 0.25           # outer-inner-contrastive margin, fraction of the proposal (utils.py lambda_)
+BASNET_CLASS_WEIGHT = 0.2           # weight of the binarised video score in a proposal's score (utils.py gamma)
+BASNET_NMS_IOU = 0.7                # class-wise NMS threshold (test.py)
 
 # Each head's published settings, as data: a flag left unset takes its --model's value here.
 HEAD_PRESETS = {
-    "paper": {"channels": CHANNELS, "dropout": DROPOUT, "sampling": "uniform"},
-    "basnet": {"channels": BASNET_CHANNELS, "dropout": BASNET_DROPOUT, "sampling": "uniform"},
+    "paper": {"channels": CHANNELS, "dropout": DROPOUT, "sampling": "uniform", "length": LENGTH, "lr": LR,
+              "weight_decay": WEIGHT_DECAY, "batch_size": BATCH_SIZE, "epochs": EPOCHS},
+    "basnet": {"channels": BASNET_CHANNELS, "dropout": BASNET_DROPOUT, "sampling": "perturbed",
+               "length": BASNET_LENGTH, "lr": BASNET_LR, "weight_decay": BASNET_WEIGHT_DECAY,
+               "batch_size": BASNET_BATCH_SIZE, "steps": BASNET_STEPS, "norm_weight": BASNET_NORM_WEIGHT},
 }
 
-# Multi-threshold proposals with outer-inner-contrastive scores, `--proposals multi`: BaS-Net's
-# official test.py/utils.py and CoLA's (Zhang et al., CVPR 2021, github.com/zhang-can/CoLA core/config.py).
-CLASS_THRESHOLD = 0.25              # classes localized without labels: video score >= this (BaS-Net class_th; CoLA 0.2)
+# actionhas's own multi-threshold proposals, `--proposals multi`, after BaS-Net's and CoLA's (Zhang et al., CVPR
+# 2021, github.com/zhang-can/CoLA core/config.py) post-processing; values from them unless noted.
+CLASS_THRESHOLD = BASNET_CLASS_THRESHOLD  # classes localized without labels: video score >= this (CoLA 0.2)
 PROPOSAL_CAS_THRESHOLDS = tuple(round(0.025 * i, 3) for i in range(10))  # 0..0.225, normalised CAS (BaS-Net act_thresh, CoLA)
 PROPOSAL_ATTENTION_THRESHOLDS = tuple(round(0.1 + 0.025 * i, 3) for i in range(33))  # 0.1..0.9, normalised attention (CoLA)
 PROPOSAL_UPSAMPLE = 24              # sequences linearly interpolated to 24 points per feature before thresholding (BaS-Net/CoLA scale)

@@ -27,8 +27,8 @@ class TrainConfig:
     select_on: str | None = setting(None, "held-out subset on which the best epoch is chosen (mAP with temporal "
                                           "labels, else accuracy); never the subset you report")
     model: str = setting(defaults.MODEL, "paper: the paper's classifier; basnet: BaS-Net", choices=defaults.MODELS)
-    length: int = setting(defaults.LENGTH, "features sampled uniformly per video (paper 2000; the field samples 750 "
-                                           "on THUMOS14 I3D, 50-75 on ActivityNet)", check=cli.positive_int)
+    length: int | None = setting(None, "features sampled per training video (BaS-Net: per test video too; 750 on "
+                                       "THUMOS14 I3D, 50-75 on ActivityNet)", check=cli.positive_int)
     sampling: str | None = setting(None, "training sampling of --length features: uniform (bin centres, the "
                                          "paper's) or perturbed (a random index per bin each epoch, BaS-Net's and "
                                          "CoLA's)", choices=defaults.SAMPLINGS)
@@ -40,14 +40,21 @@ class TrainConfig:
                                    aliases=("hidden",))
     pool: str = setting(defaults.POOL, "global pooling of the paper's head", choices=defaults.POOLS)
     dropout: float | None = setting(None, "dropout", check=cli.unit_fraction)
+    norm_weight: float | None = setting(None, "basnet: weight of the attention's L1 norm over time in the loss",
+                                        check=cli.non_negative_float)
     optimizer: str = setting(defaults.OPTIMIZER, "adam, or sgd with momentum 0.9", choices=defaults.OPTIMIZERS)
-    lr: float = setting(defaults.LR, "learning rate (> 0)", check=cli.positive_float)
-    weight_decay: float = setting(defaults.WEIGHT_DECAY, "L2 weight decay", check=cli.non_negative_float)
+    lr: float | None = setting(None, "learning rate (> 0)", check=cli.positive_float)
+    weight_decay: float | None = setting(None, "L2 weight decay", check=cli.non_negative_float)
     lr_step: int = setting(defaults.LR_STEP, "multiply lr by --lr-gamma every N epochs (0: constant)",
                            check=cli.non_negative_int)
     lr_gamma: float = setting(defaults.LR_GAMMA, "lr decay factor", check=cli.positive_float)
-    epochs: int = setting(defaults.EPOCHS, "epochs", check=cli.positive_int, resumable=True)
-    batch_size: int = setting(defaults.BATCH_SIZE, "videos per step", check=cli.positive_int)
+    epochs: int | None = setting(None, "epochs; training stops at --epochs or --steps, whichever comes first (a "
+                                       "model without one has no limit from it)", check=cli.positive_int,
+                                 resumable=True)
+    steps: int | None = setting(None, "optimiser steps; the epoch that reaches them is cut there (1500 = 116 "
+                                      "epochs of 13 batches on THUMOS14's 200 videos)", check=cli.positive_int,
+                                resumable=True)
+    batch_size: int | None = setting(None, "videos per step", check=cli.positive_int)
     seed: int = setting(defaults.SEED, "seed of order, hiding, dropout and initialisation", check=int)
     workers: int = setting(defaults.WORKERS, "DataLoader worker processes", check=cli.non_negative_int,
                            resumable=True)

@@ -2,17 +2,20 @@
 
 For each video the head gives class probabilities and a class activation sequence over all of
 the video's features (the paper's CAM(c, t) = sum_i W(c, i) F_i(t), Eq. 1; BaS-Net's
-suppression-branch CAS), and BaS-Net an attention. Two post-processings:
+suppression-branch CAS), and BaS-Net an attention. Three post-processings:
 
 - ``paper``: every maximal run of CAM >= threshold x max is one instance, from half a feature
   step before its first feature to half a step after its last (clipped to the video), scored by
   the mean CAM over the run times the class probability;
-- ``multi``: proposals from several thresholds of the min-max normalised sequence (and of the
-  attention), outer-inner-contrastive scores, class-wise NMS or soft-NMS (``actionhas.localization.proposals``).
+- ``basnet``: BaS-Net's official test path on the video resampled to the run's length
+  (``actionhas.localization.basnet``);
+- ``multi``: actionhas's own variant of it: proposals from several thresholds of the min-max
+  normalised sequence (and of the attention), outer-inner-contrastive scores, class-wise NMS or
+  soft-NMS (``actionhas.localization.proposals``).
 
 Classes are the video's own (``labels``, the paper's setting) or predicted: the ``top_k`` most
-probable, every class with probability >= ``min_prob``, or with ``multi`` the classes whose
-video score passes the class threshold.
+probable, every class with probability >= ``min_prob``, or with ``basnet`` and ``multi`` the
+classes whose video score passes the class threshold.
 """
 from __future__ import annotations
 
@@ -26,6 +29,7 @@ import torch
 from tqdm import tqdm
 
 from actionhas.core import defaults
+from actionhas.core.errors import ActionhasError
 from actionhas.data.sampling import check_finite
 from actionhas.formats.store import FeatureStore
 from actionhas.localization.settings import LocalizeSettings
@@ -96,12 +100,19 @@ def video_instances(probs: np.ndarray, cas: np.ndarray, attention: np.ndarray | 
 
 def localize_store(model, store: FeatureStore, videos: list[str], wanted: list[list[str] | None], classes: list[str],
                    settings: LocalizeSettings, device: str = "cpu", save_cams: str | Path | None = None,
-                   progress: bool = True) -> pd.DataFrame:
+                   progress: bool = True, length: int | None = None) -> pd.DataFrame:
     """Predictions (video, label, start, end, score) of ``videos`` with a model in eval mode.
 
     wanted[i]: the class names to localize in videos[i] (the paper's setting), or None for the
     predicted ones. Class names the model does not know are skipped with a counted warning.
+    length: the run's sampled length, which ``basnet`` proposals resample every video to.
     """
+    if settings.proposals == "basnet":
+        from actionhas.localization import basnet
+
+        if length is None or not hasattr(model, "suppression_outputs"):
+            raise ActionhasError("--proposals basnet needs a BaS-Net run (train --model basnet)")
+        official = basnet.OfficialSettings(class_threshold=settings.class_threshold)
     index = {c: i for i, c in enumerate(classes)}
     step = 1.0 / store.info.features_per_second
     rows, skipped = [], 0
@@ -111,17 +122,19 @@ def localize_store(model, store: FeatureStore, videos: list[str], wanted: list[l
         cams_file.attrs["threshold"] = settings.threshold
     try:
         for vid, names in tqdm(list(zip(videos, wanted)), desc="localize", unit="video", disable=not progress):
-            feats = store.features(vid)
-            check_finite(vid, feats)
-            times = store.times(vid)
-            probs, cas, attention = head_outputs(model, feats, device)
             chosen = None
             if names is not None:
                 chosen = [index[n] for n in names if n in index]
                 skipped += len(names) - len(chosen)
-            for c, t0, t1, score in video_instances(probs, cas, attention, times, step, store.duration(vid),
-                                                    chosen, settings):
-                rows.append((vid, classes[c], t0, t1, score))
+            if settings.proposals == "basnet":
+                found, probs, cas, times = basnet.localize_video(model, store, vid, length, chosen, official, device)
+            else:
+                feats = store.features(vid)
+                check_finite(vid, feats)
+                times = store.times(vid)
+                probs, cas, attention = head_outputs(model, feats, device)
+                found = video_instances(probs, cas, attention, times, step, store.duration(vid), chosen, settings)
+            rows += [(vid, classes[c], t0, t1, score) for c, t0, t1, score in found]
             if cams_file is not None:
                 g = cams_file.create_group(vid)
                 g.create_dataset("cam", data=cas.astype(np.float32))
@@ -143,7 +156,6 @@ def localize(run: str | Path, features: str | Path, subset: str | None = "test",
     With ``labels`` the videos of ``subset`` are localized with their own classes; without, every
     video of the store with its predicted classes. A run that chose its epoch on ``subset`` is refused.
     """
-    from actionhas.core.errors import ActionhasError
     from actionhas.data.sampling import select_videos
     from actionhas.formats.annotations import load_labels
     from actionhas.formats.rundir import RunDir
@@ -155,7 +167,10 @@ def localize(run: str | Path, features: str | Path, subset: str | None = "test",
                              "on the selection split (use another --subset)")
     store = FeatureStore(features)
     RunDir(run).check_feature_dim(store.info.feature_dim, str(features))
-    model, _, classes, _ = load_run(run, device)
+    model, cfg, classes, _ = load_run(run, device)
+    if settings is not None and settings.proposals == "basnet" and cfg.model != "basnet":
+        raise ActionhasError(f"--proposals basnet needs a BaS-Net run (train --model basnet); {run} is a "
+                             f"--model {cfg.model} run")
     if labels:
         table = select_videos(load_labels(labels), store, subset, classes, what="localization")
         videos, wanted = list(table["video"]), list(table["labels"])
@@ -164,4 +179,4 @@ def localize(run: str | Path, features: str | Path, subset: str | None = "test",
         if subset:
             warnings.warn("without --labels every video of the store is localized (--subset needs --labels)")
     return localize_store(model, store, videos, wanted, classes, settings or LocalizeSettings(), device, save_cams,
-                          progress)
+                          progress, cfg.length)

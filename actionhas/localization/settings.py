@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from actionhas.core import cli, defaults
 from actionhas.core.settings import setting
 
-PROPOSAL_METHODS = ("paper", "multi")
+PROPOSAL_METHODS = ("paper", "basnet", "multi")
 NMS_METHODS = ("nms", "soft-nms")
 # the settings of ``--proposals multi``, as ``proposals.multi_threshold_segments`` names them
 MULTI_FIELDS = ("cas_thresholds", "attention_thresholds", "outer_ratio", "class_weight", "nms", "nms_iou", "soft_sigma")
@@ -15,8 +15,9 @@ MULTI_FIELDS = ("cas_thresholds", "attention_thresholds", "outer_ratio", "class_
 
 @dataclass
 class LocalizeSettings:
-    proposals: str = setting(defaults.PROPOSALS, "paper: one threshold of the CAM; multi: the multi-threshold "
-                                                 "post-processing (actionhas's own; see --help's text above)",
+    proposals: str = setting(defaults.PROPOSALS, "paper: one threshold of the CAM; basnet: BaS-Net's official test "
+                                                 "path (BaS-Net runs); multi: actionhas's own multi-threshold "
+                                                 "variant (see --help's text above)",
                              choices=PROPOSAL_METHODS)
     threshold: float = setting(defaults.THRESHOLD, "paper: CAM threshold as a fraction of its max",
                                check=cli.unit_fraction)
@@ -24,8 +25,10 @@ class LocalizeSettings:
                          check=cli.positive_int)
     min_prob: float | None = setting(None, "without --labels: localize every class at least this probable "
                                            "(the top one when none is)", check=cli.unit_fraction)
-    class_threshold: float = setting(defaults.CLASS_THRESHOLD, "multi, without --labels: localize classes whose "
-                                     "video score reaches this (the top one when none does)", check=cli.unit_fraction)
+    class_threshold: float = setting(defaults.CLASS_THRESHOLD, "basnet and multi, without --labels: localize "
+                                     "classes whose video score reaches this (multi: the top one when none does; "
+                                     "basnet: none); basnet scores each proposal with 0.2 x [score >= this]",
+                                     check=cli.unit_fraction)
     cas_thresholds: tuple[float, ...] = setting(list(defaults.PROPOSAL_CAS_THRESHOLDS), "multi: thresholds of the "
                                                 "min-max normalised class activation", check=cli.unit_fraction,
                                                 nargs="+")
@@ -52,6 +55,8 @@ class LocalizeSettings:
 
     def record(self) -> dict:
         """What a predictions file records about how it was made (the report reads ``threshold``)."""
+        if self.proposals == "basnet":
+            return {"proposals": "basnet", "class_threshold": self.class_threshold}
         if self.proposals == "multi":
             return {"proposals": "multi", "class_threshold": self.class_threshold, **self.multi()}
         return {"proposals": "paper", "threshold": self.threshold}

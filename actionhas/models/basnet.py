@@ -1,4 +1,5 @@
-"""BaS-Net, the background-suppression head (Lee, Uh, Byun, AAAI 2020), for any feature sequence.
+"""BaS-Net, the background-suppression head (Lee, Uh, Byun, AAAI 2020), as its official code
+(github.com/Pilhyeon/BaSNet-pytorch at c8c6bbd8, model.py and train.py).
 
 A filtering module turns each feature into a class-agnostic foreground attention A(t) in [0, 1]
 (two 1x1 temporal convs, then a sigmoid). One class-activation network, 3-wide temporal convs
@@ -9,11 +10,12 @@ over C action classes plus a background class, runs twice with shared weights:
 - suppression branch, on A(t) * x(t): trained towards the video's classes and *no* background, so
   the attention must switch background features off for the branch to succeed.
 
-Video scores are the mean of the top k = max(1, T // k_ratio) activations of each class over time
-(multiple-instance pooling), softmaxed over the C + 1 classes; each branch is trained with
-cross-entropy against its label vector normalised to sum 1, plus ``norm_weight`` times the L1 norm
-of A over time, which keeps the attention sparse. Hide-and-Seek, when used, hides input features
-before ``forward``; nothing about hiding lives here. Localization uses the suppression branch.
+Video scores are the softmax over C + 1 of the mean of the top k = T // 8 activations of each
+class over time (multiple-instance pooling; T is the sampled length, 750 officially, so k = 93).
+Each branch is trained with binary cross-entropy (mean over batch and C + 1) between its scores
+and its label vector normalised to sum 1, plus ``norm_weight`` times the batch mean of the L1
+norm of A over time. Hide-and-Seek, when used, hides input features before ``forward``; nothing
+about hiding lives here. Localization uses the suppression branch.
 """
 from __future__ import annotations
 
@@ -23,11 +25,12 @@ from torch import Tensor, nn
 
 from actionhas.core import defaults
 from actionhas.core.errors import ActionhasError
-from actionhas.models.paper import multilabel_cross_entropy
 
 
 def topk_pool(cas: Tensor, k_ratio: int) -> Tensor:
-    """(B, C, T) activations -> (B, C) mean of each class's k = max(1, T // k_ratio) largest values."""
+    """(B, C, T) activations -> (B, C) mean of each class's k = T // k_ratio largest values.
+
+    T < k_ratio gives k = 1 here; the official code averages an empty set there (NaN)."""
     k = max(1, cas.shape[2] // k_ratio)
     return cas.topk(k, dim=2).values.mean(dim=2)
 
@@ -38,6 +41,8 @@ class BaSNet(nn.Module):
     Layer sizes, dropout, k and the norm weight default to the official release (``defaults``):
     the filter is D -> 512 -> 1 with LeakyReLU then sigmoid; the CAS network is two 3-wide convs
     D -> channels -> channels with LeakyReLU, dropout, and a bias-free 1x1 conv to C + 1 classes.
+    The state dict lists these tensors in the official order (filter, then CAS network, each
+    layer's weight before its bias), so the official ``BaS_Net`` loads them by order and shape.
     """
 
     def __init__(self, feature_dim: int, num_classes: int, channels: int = defaults.BASNET_CHANNELS,
@@ -74,29 +79,47 @@ class BaSNet(nn.Module):
                 "logits_base": topk_pool(cas_base, self.k_ratio), "logits_supp": topk_pool(cas_supp, self.k_ratio)}
 
     def loss_terms(self, outputs: dict[str, Tensor], labels: Tensor) -> dict[str, Tensor]:
-        """``base``, ``supp``, ``norm`` and their weighted sum ``total`` (scalars).
+        """``base``, ``supp``, ``norm`` and their weighted sum ``total`` (scalars): the official
+        ``BaS_Net_loss``.
 
         labels: (B, C) multi-hot float without a background column. The base target appends
-        background = 1, the suppression target background = 0; each is normalised to sum 1
-        (``multilabel_cross_entropy``). ``norm`` is the L1 norm of the attention over time, averaged
-        over the batch, as the official code computes it: its weight (1e-4) was set for T = 750.
+        background = 1, the suppression target background = 0; each is normalised to sum 1 and
+        compared with the branch's softmaxed video scores by ``binary_cross_entropy`` (its
+        complement terms included, mean over B x (C + 1)). ``norm``: the attention's L1 norm over
+        time, averaged over the batch (its 1e-4 weight was set for T = 750).
         """
         if labels.dim() != 2 or labels.shape[1] != self.num_classes:
             raise ActionhasError(f"BaS-Net labels must be (batch, {self.num_classes}) multi-hot, "
                                  f"got {tuple(labels.shape)}")
         background = labels.new_ones(len(labels), 1)
-        base = multilabel_cross_entropy(outputs["logits_base"], torch.cat([labels, background], dim=1))
-        supp = multilabel_cross_entropy(outputs["logits_supp"], torch.cat([labels, 0 * background], dim=1))
-        norm = outputs["attention"].abs().sum(dim=1).mean()
-        return {"base": base, "supp": supp, "norm": norm, "total": base + supp + self.norm_weight * norm}
+        terms = {}
+        for branch, target in (("base", torch.cat([labels, background], dim=1)),
+                               ("supp", torch.cat([labels, 0 * background], dim=1))):
+            scores = F.softmax(outputs[f"logits_{branch}"], dim=1)
+            terms[branch] = F.binary_cross_entropy(scores, target / target.sum(dim=1, keepdim=True))
+        terms["norm"] = outputs["attention"].abs().sum(dim=1).mean()
+        terms["total"] = terms["base"] + terms["supp"] + self.norm_weight * terms["norm"]
+        return terms
 
     def loss(self, outputs: dict[str, Tensor], labels: Tensor) -> Tensor:
-        """Scalar training loss: base + suppression cross-entropy + norm_weight * attention L1."""
+        """Scalar training loss: base + suppression BCE + norm_weight * attention L1."""
         return self.loss_terms(outputs, labels)["total"]
 
     def video_scores(self, outputs: dict[str, Tensor]) -> Tensor:
         """(B, C) class probabilities of the suppression branch, background dropped."""
         return F.softmax(outputs["logits_supp"], dim=1)[:, : self.num_classes]
+
+    @torch.no_grad()
+    def suppression_outputs(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """The official test path's inputs, in eval mode: (B, C) suppression-branch video scores
+        (softmax over C + 1, background dropped) and (B, C, T) raw suppression activations."""
+        was_training = self.training
+        self.eval()
+        try:
+            out = self.forward(x)
+        finally:
+            self.train(was_training)
+        return self.video_scores(out), out["cas_supp"][:, : self.num_classes]
 
     @torch.no_grad()
     def predict(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
@@ -106,8 +129,8 @@ class BaSNet(nn.Module):
         The sequence is the suppression branch's softmax over the C + 1 classes at each time step,
         background dropped: where background takes the probability mass the action classes get
         little, so thresholds of the per-class min-max normalised sequence
-        (``actionhas.localization.proposals``) keep background steps out. (The official test.py normalises
-        the raw activations instead.)
+        (``actionhas.localization.proposals``) keep background steps out. (The official test path,
+        ``--proposals basnet``, normalises the raw activations instead: ``suppression_outputs``.)
         """
         was_training = self.training
         self.eval()

@@ -15,7 +15,7 @@ def build_model(cfg: TrainConfig, feature_dim: int, num_classes: int) -> nn.Modu
     if cfg.model == "basnet":
         from actionhas.models.basnet import BaSNet
 
-        return BaSNet(feature_dim, num_classes, channels=cfg.channels, dropout=cfg.dropout)
+        return BaSNet(feature_dim, num_classes, channels=cfg.channels, dropout=cfg.dropout, norm_weight=cfg.norm_weight)
     from actionhas.models.paper import HaSNet
 
     return HaSNet(feature_dim, num_classes, channels=cfg.channels, pool=cfg.pool, dropout=cfg.dropout)

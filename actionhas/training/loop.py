@@ -9,6 +9,7 @@ epoch, then the epoch's log line is written; a resume drops log lines the checkp
 from __future__ import annotations
 
 import time
+from itertools import islice
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -66,14 +67,15 @@ class Selection:
 
 def fit(run: RunDir, model: nn.Module, optimizer: torch.optim.Optimizer, loader: DataLoader,
         step: Callable[[object, torch.Generator], tuple[Tensor, int, int]], *, seed: int, epochs: int,
-        start_epoch: int, lr_at: Callable[[int], float], device: str,
+        start_epoch: int, lr_at: Callable[[int], float], device: str, max_steps: int | None = None,
         after_epoch: Callable[[int], dict] | None = None, selection: Selection | None = None,
         checkpoint_extra: dict | None = None, progress: bool = True) -> None:
     """Train epochs ``start_epoch .. epochs - 1``.
 
     step(batch, hide_generator) -> (loss, correct top-1 count, batch size); the optimiser step is
     taken here. ``after_epoch(epoch)`` adds fields to the epoch's log line (e.g. held-out
-    accuracy). With ``selection``, the epoch with the best held-out score is kept as the run's
+    accuracy). ``max_steps``: training stops after that many optimiser steps in all, counting
+    len(loader) per epoch, so the epoch that reaches them is cut there. With ``selection``, the epoch with the best held-out score is kept as the run's
     model (ties keep the earlier epoch) and selection.json says which and why.
     """
     if selection is not None and (chosen := run.selection()) is not None and chosen["epoch"] < start_epoch:
@@ -83,6 +85,9 @@ def fit(run: RunDir, model: nn.Module, optimizer: torch.optim.Optimizer, loader:
     epochs_bar = tqdm(range(start_epoch, epochs), desc="train", unit="epoch", disable=not progress,
                       initial=start_epoch, total=epochs)
     for epoch in epochs_bar:
+        left = None if max_steps is None else max_steps - epoch * len(loader)
+        if left is not None and left <= 0:
+            break
         torch.manual_seed(epoch_generator(seed, epoch, 0).initial_seed())  # dropout
         for epoch_aware in (order, data):
             if hasattr(epoch_aware, "set_epoch"):
@@ -94,7 +99,8 @@ def fit(run: RunDir, model: nn.Module, optimizer: torch.optim.Optimizer, loader:
         model.train()
         t0 = time.time()
         loss_sum, hits, seen = 0.0, 0, 0
-        for batch in tqdm(loader, desc=f"epoch {epoch + 1}", unit="batch", leave=False, disable=not progress):
+        batches = loader if left is None or left >= len(loader) else islice(loader, left)
+        for batch in tqdm(batches, desc=f"epoch {epoch + 1}", unit="batch", leave=False, disable=not progress):
             loss, correct, count = step(batch, hide_gen)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()

@@ -2,7 +2,8 @@
 
 The training videos are the labelled videos of ``subset`` in the store; their mean feature
 (float64 over all their features) fills hidden segments. Every epoch: a seeded order, segments
-hidden with ``hide_prob``, the head's own loss (the paper's softmax cross-entropy, or BaS-Net's).
+hidden with ``hide_prob``, the head's own loss (the paper's softmax cross-entropy, or BaS-Net's official one);
+training stops after ``epochs`` epochs or ``steps`` optimiser steps, whichever comes first.
 ``val_subset`` logs held-out accuracy; ``select_on`` keeps the epoch that scores best on that
 held-out subset as the run's model: average mAP (tIoU 0.1-0.7, ActivityNet protocol, the
 paper's localization with the videos' own classes) when the labels hold temporal annotations
@@ -10,6 +11,7 @@ of that subset, otherwise top-1 classification accuracy. The evaluation subset m
 """
 from __future__ import annotations
 
+import math
 import warnings
 from pathlib import Path
 
@@ -40,7 +42,7 @@ from actionhas.training.loop import EpochOrder, Selection, fit, make_loader, ste
 def _optimizer(cfg: TrainConfig, model: torch.nn.Module) -> torch.optim.Optimizer:
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=0.9, weight_decay=cfg.weight_decay)
-    return torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    return torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=(0.9, 0.999), weight_decay=cfg.weight_decay)
 
 
 @torch.no_grad()
@@ -89,6 +91,16 @@ def _selection(cfg: TrainConfig, model, store: FeatureStore, labels, classes: li
 
     return Selection(cfg.select_on, score, f"temporal annotations of {cfg.select_on!r}: average mAP over tIoU "
                                            "0.1-0.7 (ActivityNet protocol, the paper's localization)")
+
+
+def epoch_count(cfg: TrainConfig, batches_per_epoch: int) -> int:
+    """Epochs to run: --epochs, or fewer when --steps ends training first (the official BaS-Net
+    counts 1500 steps; every epoch here is one pass over the videos in batches, the last cut at
+    the step count, where the official code draws each step's batch from a fresh shuffle)."""
+    needed = [cfg.epochs] if cfg.epochs is not None else []
+    if cfg.steps is not None:
+        needed.append(math.ceil(cfg.steps / batches_per_epoch))
+    return min(needed)
 
 
 def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path:
@@ -143,7 +155,8 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
         top = model.video_scores(outputs).argmax(1)
         return model.loss(outputs, y), int(y[torch.arange(len(y)), top].gt(0).sum()), len(y)
 
-    fit(run, model, optimizer, loader, step, seed=cfg.seed, epochs=cfg.epochs, start_epoch=start_epoch,
+    fit(run, model, optimizer, loader, step, seed=cfg.seed, epochs=epoch_count(cfg, len(loader)), start_epoch=start_epoch,
+        max_steps=cfg.steps,
         lr_at=step_lr(cfg.lr, cfg.lr_step, cfg.lr_gamma), device=device, after_epoch=after_epoch,
         selection=selection, checkpoint_extra={"feature_dim": store.info.feature_dim, "classes": classes},
         progress=progress)
