@@ -10,17 +10,15 @@ import torch.nn.functional as F
 from actionhas import extract as extract_cli
 from actionhas.core import cli
 from actionhas.core.errors import ActionhasError
-from feature_extraction.c3d import C3D
 from feature_extraction.pipeline import ClipRunner, ExtractOptions
 from feature_extraction.preprocess import MMACTION2_SPORTS1M, Preprocess, load_mean_cube
 from feature_extraction.weights import load_c3d
 
 
 @pytest.fixture(scope="module")
-def state():
+def state(c3d_model):
     """Random C3D weights (half precision keeps the files small), keyed as the C3D module names them."""
-    torch.manual_seed(0)
-    return {k: v.half() for k, v in C3D().state_dict().items()}
+    return {k: v.half() for k, v in c3d_model.state_dict().items()}
 
 
 @pytest.fixture(scope="module")

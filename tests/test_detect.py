@@ -8,21 +8,16 @@ import pytest
 from actionhas import detect, train
 from actionhas.core.errors import ActionhasError
 from actionhas.data.video_writer import write_test_video
-from feature_extraction.c3d import C3D
 from feature_extraction.pipeline import extract_c3d
-from feature_extraction.weights import save_c3d
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
+def trained(tmp_path_factory, c3d_weights_file):
     """Two generated videos, random C3D weights in a file, and a run trained on their features."""
-    import torch
-
     d = tmp_path_factory.mktemp("detect")
     videos = [write_test_video(d / "bars.mp4", 16, 30, seed=1),
               write_test_video(d / "squares.mp4", 16, 30, seed=2, pattern="square")]
-    torch.manual_seed(0)
-    save_c3d(C3D(), d / "c3d.pt")
+    (d / "c3d.pt").symlink_to(c3d_weights_file)
     assert extract_c3d(videos, d / "train.h5", d / "c3d.pt", progress=False) == {}
     (d / "labels.csv").write_text("video,subset,labels\nbars,validation,Bars\nsquares,validation,Squares\n")
     assert train.main(["--features", str(d / "train.h5"), "--labels", str(d / "labels.csv"), "--out", str(d / "run"),

@@ -31,20 +31,17 @@ from feature_extraction.sampling import (
     clip_times,
     num_features,
 )
-from feature_extraction.weights import WeightsError, load_c3d, save_c3d
+from feature_extraction.weights import WeightsError, load_c3d
 
 
-@pytest.fixture(scope="module")
-def c3d():
-    torch.manual_seed(0)
-    return C3D(pool5="caffe").eval()
+@pytest.fixture
+def c3d(c3d_model):
+    return c3d_model
 
 
-@pytest.fixture(scope="module")
-def weights_file(c3d, tmp_path_factory):
-    path = tmp_path_factory.mktemp("w") / "c3d_own.pt"
-    save_c3d(c3d, path)
-    return path
+@pytest.fixture
+def weights_file(c3d_weights_file):
+    return c3d_weights_file
 
 
 @pytest.fixture(scope="module")
@@ -172,7 +169,8 @@ def test_extract_cli_records_bad_files_and_extracts_the_rest(weights_file, video
     (d / "corrupt.mp4").write_bytes(os.urandom(2000))
     (d / "empty.avi").write_bytes(b"")
     write_video(d / "tiny.mp4", 6, 30)
-    code = extract_cli.main([str(d), "--out", str(tmp_path / "s.h5"), "--weights", str(weights_file)])
+    fast = ["--features-per-second", "2"]  # fewer clips: the bookkeeping is the point here
+    code = extract_cli.main([str(d), "--out", str(tmp_path / "s.h5"), "--weights", str(weights_file), *fast])
     out = capsys.readouterr().out
     assert code == 1 and "3 failed" in out and "too short" in out
     store = FeatureStore(tmp_path / "s.h5")
@@ -182,15 +180,17 @@ def test_extract_cli_records_bad_files_and_extracts_the_rest(weights_file, video
         assert "corrupt.mp4" in f["failures/corrupt"].attrs["file"]
         assert "actionhas-c3d" in f.attrs["extractor"]
     # a rerun redoes nothing that finished
-    assert extract_cli.main([str(d), "--out", str(tmp_path / "s.h5"), "--weights", str(weights_file)]) == 1
+    assert extract_cli.main([str(d), "--out", str(tmp_path / "s.h5"), "--weights", str(weights_file), *fast]) == 1
 
 
+@pytest.mark.slow
 def test_killed_extraction_resumes_to_the_same_store(weights_file, tmp_path):
     d = tmp_path / "in"
     d.mkdir()
     for i in range(3):
         write_video(d / f"v{i}.mp4", 30, 30, seed=10 + i)
-    cmd = [sys.executable, "-m", "actionhas.extract", str(d), "--weights", str(weights_file), "--batch-size", "4"]
+    cmd = [sys.executable, "-m", "actionhas.extract", str(d), "--weights", str(weights_file), "--batch-size", "2",
+           "--features-per-second", "3"]
     subprocess.run(cmd + ["--out", str(tmp_path / "ref.h5")], check=True, capture_output=True)
     out = tmp_path / "killed.h5"
     proc = subprocess.Popen(cmd + ["--out", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -214,7 +214,7 @@ def test_shards_split_deterministically_and_merge_back(weights_file, videos, tmp
     assert shard(paths, 0, 2) + shard(paths, 1, 2) == sorted(paths)
     for k in range(2):
         assert extract_cli.main([str(videos), "--out", str(tmp_path / f"p{k}.h5"), "--weights", str(weights_file),
-                                 "--shard", f"{k}/2"]) == 0
+                                 "--shard", f"{k}/2", "--features-per-second", "1"]) == 0
     assert extract_cli.main(["merge", str(tmp_path / "p0.h5"), str(tmp_path / "p1.h5"), "--out", str(tmp_path / "m.h5")]) == 0
     assert FeatureStore(tmp_path / "m.h5").video_ids == ["h264_30fps", "mpeg4_25fps"]
     with pytest.raises(ActionhasError, match="is in both"):

@@ -111,6 +111,7 @@ def _cfg(paths, out, sizes, mean_std, epochs=15):
                             mean=mean_std[0], std=mean_std[1], workers=0)
 
 
+@pytest.mark.slow
 def test_hide_and_seek_raises_gt_known_loc(image_data, tmp_path):
     mean_std = measure_mean_std(image_folder(image_data["train"])[0], 48, progress=False)
     scores = {}

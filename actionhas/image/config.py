@@ -22,7 +22,7 @@ class ImageTrainConfig:
     hide_layer: int | None = setting(None, "hide on the output of this features layer instead of the input",
                                      check=cli.non_negative_int)
     epochs: int = setting(defaults.EPOCHS, "epochs", check=cli.positive_int, resumable=True)
-    lr: float = setting(defaults.LR, "learning rate", check=cli.positive_float)
+    lr: float = setting(defaults.LR, "learning rate", check=cli.non_negative_float)
     lr_step: int = setting(defaults.LR_STEP, "multiply lr by --lr-gamma every N epochs (0: constant)",
                            check=cli.non_negative_int)
     lr_gamma: float = setting(defaults.LR_GAMMA, "lr decay factor", check=cli.positive_float)
