@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 from actionhas.core import cli, defaults, settings
+from actionhas.formats import outputs
 from actionhas.formats.rundir import RunDir
 from actionhas.localization.settings import LocalizeSettings
 from actionhas.reporting.detection import detect_in_store, summary_lines, videos_of
@@ -40,6 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="localize every class the run gives at least this video-level probability")
     settings.add_flags(p, LocalizeSettings, only=("proposals", "threshold"))
     p.add_argument("--device", default=defaults.DEVICE, help="cpu, cuda, cuda:1, ...")
+    p.add_argument("--overwrite", action="store_true",
+                   help="start clean: replace an --out not written by detect or made with other settings (its "
+                        "features.h5 too)")
     return p
 
 
@@ -48,21 +52,30 @@ def main(argv=None) -> int:
     cli.check_device(args.device)
     out = Path(args.out)
     labels = [c.strip() for c in args.classes.split(",") if c.strip()] if args.classes else None
-    store = args.features
+    record = {"run": outputs.input_path(args.run), "weights": outputs.input_path(args.weights),
+              "features": outputs.input_path(args.features), "classes": labels, "min_prob": args.min_prob,
+              "proposals": args.proposals, "threshold": args.threshold}
     videos, failures = videos_of(args.videos), {}
+    replacing = outputs.claim(out, "--out", "folder", "detect", outputs.folder_record("detect"), record,
+                              args.overwrite) and args.overwrite
+    store = args.features
     if args.weights:
         from feature_extraction.pipeline import extract_c3d
 
         RunDir(args.run).check_feature_dim(FC7_DIM, f"C3D fc7 ({args.weights})")
-        out.mkdir(parents=True, exist_ok=True)
+        outputs.write_folder_record(out, "detect", record)  # first: a killed extraction resumes into it
         store = out / "features.h5"
-        failures = extract_c3d([Path(v) for v in args.videos], store, args.weights, device=args.device)
+        failures = extract_c3d([Path(v) for v in args.videos], store, args.weights, device=args.device,
+                               overwrite=args.overwrite)
         for vid, record in sorted(failures.items()):
             print(f"failed: {record['file']}: {record['reason']} (left out)")
         videos = [v for v in videos if v not in failures]
+    for stale in out.glob("timeline_*.png") if replacing else ():
+        stale.unlink()
     chosen = LocalizeSettings(proposals=args.proposals, threshold=args.threshold,
                               min_prob=None if labels else args.min_prob)
     results = detect_in_store(args.run, store, videos, out, labels, args.min_prob, chosen, args.device)
+    outputs.write_folder_record(out, "detect", record)
     print("\n".join(summary_lines(results)))
     print(f"predictions, timelines and index.html written to {out}")
     return 1 if failures else 0

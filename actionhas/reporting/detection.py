@@ -17,6 +17,8 @@ import pandas as pd
 from actionhas.core import defaults
 from actionhas.core.errors import ActionhasError
 from actionhas.formats.annotations import write_predictions
+from actionhas.formats.atomic import write_text_atomic
+from actionhas.formats.ids import check_video_id
 from actionhas.formats.rundir import RunDir
 from actionhas.formats.store import FeatureStore
 from actionhas.localization.pipeline import (
@@ -71,7 +73,7 @@ def write_index(results: list[VideoResult], out: Path, run: str | Path) -> Path:
         if r.timeline:
             parts.append(f'<img alt="timeline of {html.escape(r.video)}" src="{html.escape(r.timeline)}">')
     page = out / "index.html"
-    page.write_text(html_page("Actions found", "".join(parts)))
+    write_text_atomic(page, html_page("Actions found", "".join(parts)))
     return page
 
 
@@ -83,10 +85,10 @@ def detect_in_store(run: str | Path, store_path: str | Path, videos: list[str], 
     from actionhas.models.heads import load_run
 
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     model, _, classes, _ = load_run(run, device)
     store = FeatureStore(store_path)
     RunDir(run).check_feature_dim(store.info.feature_dim, str(store_path))
+    RunDir(run).check_store(store)
     missing = [v for v in videos if v not in store.video_ids]
     if missing:
         raise ActionhasError(f"{store_path}: video {missing[0]} is not in the store ({len(missing)} of "
@@ -95,6 +97,7 @@ def detect_in_store(run: str | Path, store_path: str | Path, videos: list[str], 
     if unknown:
         raise ActionhasError(f"--labels: {unknown[0]!r} is not one of the run's {len(classes)} classes")
     settings = settings or LocalizeSettings(min_prob=None if labels else min_prob)
+    out.mkdir(parents=True, exist_ok=True)
     preds = localize_store(model, store, videos, [labels] * len(videos) if labels else [None] * len(videos),
                            classes, settings, device, progress=progress)
     preds = preds.sort_values(["video", "start"], kind="stable").reset_index(drop=True)
@@ -119,7 +122,7 @@ def summary_lines(results: list[VideoResult]) -> list[str]:
 
 def videos_of(paths: list[str]) -> list[str]:
     """Video ids of the given files: their stems, as the feature store names them."""
-    ids = [Path(p).stem for p in paths]
+    ids = [check_video_id(Path(p).stem, p) for p in paths]
     dup = sorted({i for i in ids if ids.count(i) > 1})
     if dup:
         raise ActionhasError(f"several videos share the id {dup[0]!r} (ids are file stems)")
