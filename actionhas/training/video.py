@@ -105,9 +105,9 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, overwri
     labels = load_labels(cfg.labels)
     train_table = select_videos(labels, store, cfg.subset)
     classes = sorted({c for names in train_table["labels"] for c in names})
-    if len(classes) < 2:
-        raise ActionhasError(f"{cfg.labels}: the {cfg.subset!r} videos carry {len(classes)} class(es) "
-                             f"{classes}; a classifier needs at least two")
+    if len(classes) < (2 if cfg.model == "paper" else 1):  # a softmax over one class has loss 0: it learns nothing
+        raise ActionhasError(f"{cfg.labels}: the {cfg.subset!r} videos carry {len(classes)} class(es) {classes}; "
+                             f"the {cfg.model} head needs at least two")
     start_epoch, ckpt = 0, None
     if resume and run.has_checkpoint():
         run.check_resume(cfg.record(), settings.resumable(TrainConfig))
