@@ -52,12 +52,11 @@ def main(argv=None) -> int:
     cli.check_device(args.device)
     out = Path(args.out)
     labels = [c.strip() for c in args.classes.split(",") if c.strip()] if args.classes else None
+    # what OUT's files lastingly depend on; the classes and proposal settings are redone by every run
     record = {"run": outputs.input_path(args.run), "weights": outputs.input_path(args.weights),
-              "features": outputs.input_path(args.features), "classes": labels, "min_prob": args.min_prob,
-              "proposals": args.proposals, "threshold": args.threshold}
+              "features": outputs.input_path(args.features)}
     videos, failures = videos_of(args.videos), {}
-    replacing = outputs.claim(out, "--out", "folder", "detect", outputs.folder_record("detect"), record,
-                              args.overwrite) and args.overwrite
+    outputs.claim(out, "--out", "folder", "detect", outputs.folder_record("detect"), record, args.overwrite)
     store = args.features
     if args.weights:
         from feature_extraction.pipeline import extract_c3d
@@ -67,15 +66,16 @@ def main(argv=None) -> int:
         store = out / "features.h5"
         failures = extract_c3d([Path(v) for v in args.videos], store, args.weights, device=args.device,
                                overwrite=args.overwrite)
-        for vid, record in sorted(failures.items()):
-            print(f"failed: {record['file']}: {record['reason']} (left out)")
+        for vid, failure in sorted(failures.items()):
+            print(f"failed: {failure['file']}: {failure['reason']} (left out)")
         videos = [v for v in videos if v not in failures]
-    for stale in out.glob("timeline_*.png") if replacing else ():
-        stale.unlink()
     chosen = LocalizeSettings(proposals=args.proposals, threshold=args.threshold,
                               min_prob=None if labels else args.min_prob)
     results = detect_in_store(args.run, store, videos, out, labels, args.min_prob, chosen, args.device)
     outputs.write_folder_record(out, "detect", record)
+    drawn = {r.timeline for r in results}
+    for stale in (p for p in out.glob("timeline_*.png") if p.name not in drawn):  # an earlier run's videos
+        stale.unlink()
     print("\n".join(summary_lines(results)))
     print(f"predictions, timelines and index.html written to {out}")
     return 1 if failures else 0
