@@ -54,7 +54,11 @@ class RunDir:
                                  "to start it afresh, or another --out")
 
         def read(path: Path) -> outputs.Record:
-            return self.config() if self._file("config.json").is_file() else "holds files but no training run"
+            try:
+                found = self.config()
+            except ActionhasError:
+                found = None
+            return found if isinstance(found, dict) else "holds files but no training run"
 
         if not (resume and self.has_checkpoint()):  # a resume checks its settings itself (check_resume)
             outputs.claim(self.path, "--out", "folder", "train", read, config, overwrite, ignore=("out", "device", "workers"))
@@ -84,7 +88,10 @@ class RunDir:
         path = self._file("store.json")
         if not path.is_file():
             return
-        recorded = json.loads(path.read_text())
+        try:
+            recorded = json.loads(path.read_text())
+        except ValueError as e:
+            raise ActionhasError(f"{path}: not valid JSON ({e})") from None
         remedy = ("--resume would mix features: resume with the store the run began with, or train afresh with "
                   "--overwrite") if resume else "use features made as the run's (or that store)"
         if "provenance" in recorded:
@@ -115,7 +122,10 @@ class RunDir:
         path = self._file("config.json")
         if not path.exists():
             raise ActionhasError(f"{self.path}: no config.json (not a training run directory)")
-        return json.loads(path.read_text())
+        try:
+            return json.loads(path.read_text())
+        except ValueError as e:
+            raise ActionhasError(f"{path}: not valid JSON ({e})") from None
 
     def classes(self) -> list[str]:
         return json.loads(self._file("classes.json").read_text())
