@@ -126,7 +126,8 @@ def _add_import(sub) -> None:
     p.add_argument("source", help="DIR of <video>.npy (T, D) files (I3D releases, ActionFormer); DIR with rgb/ and "
                                   "flow/ subfolders (BaS-Net, CoLA, UM: concatenated rgb|flow); or one FEATURES.npy "
                                   "object array of per-video arrays (W-TALC, CO2-Net, DELU) with --names")
-    p.add_argument("--out", required=True, help="feature store to write (an import with the same settings is replaced atomically)")
+    p.add_argument("--out", required=True,
+                   help="feature store to write (an import with the same settings is replaced atomically)")
     p.add_argument("--fps", type=float, required=True,
                    help="frame rate the features were computed at (THUMOS14 I3D releases: 25; ActionFormer: 30)")
     p.add_argument("--frames-per-feature", type=int, required=True,

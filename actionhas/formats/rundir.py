@@ -30,6 +30,7 @@ from actionhas.formats.torch_files import load_dict, save_atomic
 RUN_FILES = ("checkpoint.pt", "selected.pt", "selection.json", "mean_feature.npy", "store.json", "log.jsonl",
              "classes.json", "config.json")
 """Every file a run writes; ``--overwrite`` removes them (and nothing else) before a fresh start."""
+ALREADY_A_RUN = "already holds a run; use --resume to continue it, --overwrite to start it afresh, or another --out"
 
 
 class RunDir:
@@ -50,8 +51,7 @@ class RunDir:
         """Before any work: refuse a --out that is a file, a folder that holds no run, a run made with
         other settings, and (without --resume) a run that has begun, unless ``overwrite``."""
         if self.has_checkpoint() and not (resume or overwrite):
-            raise ActionhasError(f"--out {self.path}: already holds a run; use --resume to continue it, --overwrite "
-                                 "to start it afresh, or another --out")
+            raise ActionhasError(f"--out {self.path}: {ALREADY_A_RUN}")
 
         def read(path: Path) -> outputs.Record:
             try:
@@ -61,13 +61,13 @@ class RunDir:
             return found if isinstance(found, dict) else "holds files but no training run"
 
         if not (resume and self.has_checkpoint()):  # a resume checks its settings itself (check_resume)
-            outputs.claim(self.path, "--out", "folder", "train", read, config, overwrite, ignore=("out", "device", "workers"))
+            outputs.claim(self.path, "--out", "folder", "train", read, config, overwrite,
+                          ignore=("out", "device", "workers"))
 
     def start(self, config: dict, classes: list[str], overwrite: bool = False) -> None:
         """Begin a new run: refuse a directory that already holds one (``overwrite``: remove its files first)."""
         if self.has_checkpoint() and not overwrite:
-            raise ActionhasError(f"--out {self.path}: already holds a run; use --resume to continue it, --overwrite "
-                                 "to start it afresh, or another --out")
+            raise ActionhasError(f"--out {self.path}: {ALREADY_A_RUN}")
         for stale in RUN_FILES:
             self._file(stale).unlink(missing_ok=True)
         self.path.mkdir(parents=True, exist_ok=True)
