@@ -249,8 +249,8 @@ def extract(paths: list[Path], out: str | Path, model: C3D, weights: WeightsSour
         raise ActionhasError(f"several files share the video id(s) {sorted(dup)[:3]} (ids are file stems)")
     prep = Preprocess(weights.preprocessing, opts.mean_cube)
     info = StoreInfo(FC7_DIM, opts.features_per_second, weights.extractor, extraction_provenance(weights, prep, opts))
-    out.parent.mkdir(parents=True, exist_ok=True)
     done = prepare(out, info, overwrite)
+    out.parent.mkdir(parents=True, exist_ok=True)
     todo = [p for p in paths if p.stem not in done]
     runner = ClipRunner(model, opts)
     failed = 0

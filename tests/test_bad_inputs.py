@@ -100,6 +100,8 @@ CASES = [
     ("info-text-file", "extract", "info {B}/not_a_store.h5", None, 1, "not a readable HDF5"),
     ("info-missing", "extract", "info {W}/nope.h5", None, 1, "not found"),
     ("c3d-missing-videos", "extract", "{W}/novideos --out {W}/s.h5 --random-weights", None, 1, "novideos"),
+    ("c3d-out-under-a-file", "extract", "{W} --out {W}/out.txt/s.h5 --random-weights", _text, 1, "is a file"),
+    ("c3d-onto-text", "extract", "{W} --out {W}/out.txt --random-weights", _text, 1, "not a readable feature store"),
     ("train-out-is-file", "train", "--features {store} --labels {labels} --out {W}/out.txt", _text, 1,
      "is a file"),
     ("train-out-foreign-folder", "train", "--features {store} --labels {labels} --out {W}/dir", _folder, 1,
