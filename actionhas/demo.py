@@ -159,7 +159,8 @@ def main(argv=None) -> int:
 
     print("\n== 4. report")
     _step("report", report_main, [a for n in runs for a in ("--run", f"{n}={out / n}")] +
-          ["--gt", str(gt_path), "--subset", "test", "--out", str(out / "report"), "--title", "actionhas demo"])
+          ["--gt", str(gt_path), "--subset", "test", "--out", str(out / "report"), "--title", "actionhas demo",
+           "--overwrite"])
 
     print("\n== 5. detect: the videos of step 1, from files to instances (a run trained on their video-level labels)")
     truth = planted_truth(planted, seconds)

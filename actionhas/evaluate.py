@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
 from actionhas.core import cli, defaults
 from actionhas.evaluation.detection_map import (
@@ -39,7 +38,9 @@ from actionhas.evaluation.detection_map import (
     evaluate_detection,
     format_table,
 )
+from actionhas.formats import outputs
 from actionhas.formats.annotations import load_ground_truth, read_prediction_columns
+from actionhas.formats.atomic import write_text_atomic
 
 
 def _iou_token(text: str) -> float | str:
@@ -68,6 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"tIoU thresholds: {' or '.join(IOU_SETS)} or numbers in (0, 1]")
     p.add_argument("--protocol", choices=PROTOCOLS, default=defaults.PROTOCOL,
                    help="anet: ActivityNet eval_detection.py; thumos14: the updated official TH14evalDet.m")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an --out not written by evaluate or made with other settings")
     p.add_argument("--exclude", help="videos to leave out: 'thumos14-bad' (test videos 270, 1292, 1496) "
                                      "or comma-separated video ids")
     return p
@@ -80,6 +83,11 @@ def main(argv=None) -> int:
     if names and len(args.iou) > 1:
         parser.error(f"argument --iou: give one of {', '.join(IOU_SETS)} or numbers, not both")
     thresholds = IOU_SETS[names[0]] if names else tuple(args.iou)
+    record = {"gt": outputs.input_path(args.gt), "pred": outputs.input_path(args.pred), "subset": args.subset,
+              "protocol": args.protocol, "iou": list(thresholds), "exclude": args.exclude}
+    if args.out:
+        outputs.claim(args.out, "--out", "file", "evaluate", outputs.json_record("made_with", "evaluate"), record,
+                      args.overwrite)
     gt = load_ground_truth(args.gt, args.subset, args.protocol, args.exclude)
     preds = read_prediction_columns(args.pred)
     metrics = evaluate_detection(gt, preds, thresholds, protocol=args.protocol)
@@ -87,8 +95,7 @@ def main(argv=None) -> int:
           f"{len(gt.classes)} classes, {metrics['num_predictions']} predictions evaluated")
     print(format_table(metrics))
     if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps(metrics, indent=1))
+        write_text_atomic(args.out, json.dumps({**metrics, "made_with": record}, indent=1))
         print(f"metrics written to {args.out}")
     return 0
 

@@ -64,14 +64,14 @@ def _command_c3d(args: argparse.Namespace) -> int:
 
 
 def _command_merge(args: argparse.Namespace) -> int:
-    n = merge([Path(s) for s in args.stores], Path(args.out))
+    n = merge([Path(s) for s in args.stores], Path(args.out), overwrite=args.overwrite)
     print(f"merged {n} videos into {args.out}")
     return 0
 
 
 def _command_import(args: argparse.Namespace) -> int:
     n = npy_import.import_npy(args.source, args.out, args.fps, args.frames_per_feature, args.name,
-                              stride=args.stride, names=args.names)
+                              stride=args.stride, names=args.names, overwrite=args.overwrite)
     print(f"imported {n} videos into {args.out}")
     return 0
 
@@ -126,7 +126,8 @@ def _add_import(sub) -> None:
     p.add_argument("source", help="DIR of <video>.npy (T, D) files (I3D releases, ActionFormer); DIR with rgb/ and "
                                   "flow/ subfolders (BaS-Net, CoLA, UM: concatenated rgb|flow); or one FEATURES.npy "
                                   "object array of per-video arrays (W-TALC, CO2-Net, DELU) with --names")
-    p.add_argument("--out", required=True, help="feature store to write (replaced atomically)")
+    p.add_argument("--out", required=True,
+                   help="feature store to write (an import with the same settings is replaced atomically)")
     p.add_argument("--fps", type=float, required=True,
                    help="frame rate the features were computed at (THUMOS14 I3D releases: 25; ActionFormer: 30)")
     p.add_argument("--frames-per-feature", type=int, required=True,
@@ -136,6 +137,8 @@ def _add_import(sub) -> None:
     p.add_argument("--names", help="NAMES.txt: video names, one per line, in the order of FEATURES.npy (W-TALC's "
                                    "layout); the object array is read admitting only numpy arrays and dtypes, "
                                    "never arbitrary pickled code")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an --out that is not a store imported with the same settings")
     p.add_argument("--name", default=defaults.IMPORT_NAME,
                    help="what the features are, recorded as extractor 'imported:<name>'")
     p.set_defaults(handler=_command_import)
@@ -149,6 +152,8 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Join the stores of --shard runs; every shard must record the same provenance.")
     m.add_argument("stores", nargs="+", help="the shard stores")
     m.add_argument("--out", required=True, help="merged store to write")
+    m.add_argument("--overwrite", action="store_true",
+                   help="replace an --out that is not a store of the shards' provenance")
     m.set_defaults(handler=_command_merge)
     _add_import(sub)
     i = sub.add_parser("info", formatter_class=cli.HelpFormatter, help="print a store's provenance, videos and failures",

@@ -26,9 +26,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from actionhas.core import cli, defaults, settings
+from actionhas.formats import outputs
 from actionhas.formats.annotations import write_predictions
 from actionhas.localization.pipeline import localize
 from actionhas.localization.settings import MULTI_FIELDS, LocalizeSettings
@@ -52,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     settings.add_flags(multi, LocalizeSettings, only=("class_threshold", *MULTI_FIELDS))
     p.add_argument("--device", default=defaults.DEVICE, help="cpu, cuda, cuda:1, ...")
     p.add_argument("--save-cams", help="also write every video's activations to this HDF5 file (for the report)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace --out and --save-cams files not written by localize or made with other settings")
     return p
 
 
@@ -59,9 +61,16 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     cli.check_device(args.device)
     chosen = settings.from_args(LocalizeSettings, args)
-    preds = localize(args.run, args.features, args.subset, args.labels, chosen, args.device, args.save_cams)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    write_predictions(preds, args.out, extra={"run": str(args.run), **chosen.record()})
+    record = {"run": outputs.input_path(args.run), **chosen.record(), "features": outputs.input_path(args.features),
+              "subset": args.subset, "labels": outputs.input_path(args.labels)}
+    outputs.claim(args.out, "--out", "file", "localize", outputs.json_record("external_data", "localize"), record,
+                  args.overwrite)
+    if args.save_cams:
+        outputs.claim(args.save_cams, "--save-cams", "file", "localize", outputs.hdf5_record("localize"), record,
+                      args.overwrite)
+    preds = localize(args.run, args.features, args.subset, args.labels, chosen, args.device, args.save_cams,
+                     cams_record=record)
+    write_predictions(preds, args.out, extra=record)
     print(f"{len(preds)} instances in {preds['video'].nunique()} videos written to {args.out}")
     return 0
 

@@ -28,6 +28,8 @@ from actionhas.training.video import summary, train
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m actionhas.train", description=__doc__, formatter_class=cli.HelpFormatter)
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace what --out holds (another run, a run with other settings) and start afresh")
     settings.add_flags(p, TrainConfig, presets=HEAD_PRESETS)
     return p
 
@@ -36,7 +38,7 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     cfg = settings.from_args(TrainConfig, args)
     cli.check_device(cfg.device)
-    print(summary(train(cfg, resume=args.resume)))
+    print(summary(train(cfg, resume=args.resume, overwrite=args.overwrite)))
     return 0
 
 

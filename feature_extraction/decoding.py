@@ -9,6 +9,7 @@ decord reader, so several streams decode several videos at once (decord releases
 from __future__ import annotations
 
 import queue
+import re
 import threading
 from pathlib import Path
 
@@ -26,6 +27,16 @@ class DecodeTimeout(DecodeError):
 
 
 _END = object()
+
+
+def _open_reason(error: Exception) -> str:
+    """decord's open error in a user's words (its texts are source locations and internal checks)."""
+    text = str(error)
+    if "cannot find video stream" in text:
+        return "no video stream: the file holds no frames"
+    if "Error reading" in text or "ERROR opening" in text:
+        return "not a readable video file"
+    return re.sub(r"\[[\d:]+\] \S+:\d+: ", "", (text.splitlines() or [type(error).__name__])[0])[:160]
 
 
 class FrameStream:
@@ -50,7 +61,7 @@ class FrameStream:
         self._thread.start()
         opened = self._get("opening")
         if isinstance(opened, Exception):
-            raise DecodeError(f"{self.path}: cannot open ({str(opened).splitlines()[0][:160]})")
+            raise DecodeError(f"{self.path}: cannot open ({_open_reason(opened)})")
         self.reported_frames, self.fps, self.starts = opened
         if self.reported_frames < 1 or not np.isfinite(self.fps) or self.fps <= 0:
             self.close()

@@ -28,7 +28,15 @@ from tqdm import tqdm
 
 from actionhas.core import defaults
 from actionhas.core.errors import ActionhasError
-from actionhas.formats.store import StoreInfo, create_store_atomic, write_video
+from actionhas.formats.ids import check_video_id
+from actionhas.formats.outputs import check_shape, claim
+from actionhas.formats.store import (
+    PROVENANCE_NOT_COMPARED,
+    StoreInfo,
+    create_store_atomic,
+    read_record,
+    write_video,
+)
 from feature_extraction.provenance import make_provenance
 
 # numpy's array-reconstruction callables, taken from numpy itself (their module moved in numpy 2).
@@ -83,6 +91,9 @@ def load_object_array(path: str | Path) -> list[np.ndarray]:
 
 
 def _load_plain(path: Path) -> np.ndarray:
+    with open(path, "rb") as fp:
+        if fp.read(6) != b"\x93NUMPY":  # np.load would try to unpickle any other file
+            raise ActionhasError(f"{path}: not a .npy file (no numpy header)")
     try:
         return np.load(path, allow_pickle=False)
     except ValueError as e:
@@ -94,7 +105,7 @@ def _load_plain(path: Path) -> np.ndarray:
 
 
 def _npy_files(folder: Path) -> dict[str, Path]:
-    return {p.stem: p for p in sorted(folder.glob("*.npy"))}
+    return {check_video_id(p.stem, p): p for p in sorted(folder.glob("*.npy"))}
 
 
 def _per_video(source: Path) -> Iterator[tuple[str, str, np.ndarray]]:
@@ -119,7 +130,8 @@ def _two_stream(source: Path) -> Iterator[tuple[str, str, np.ndarray]]:
 
 
 def _read_names(path: Path) -> list[str]:
-    names = [line.strip() for line in path.read_text().splitlines() if line.strip()]
+    names = [check_video_id(line.strip(), f"{path}:{n}")
+             for n, line in enumerate(path.read_text().splitlines(), 1) if line.strip()]
     dup = sorted(v for v, n in Counter(names).items() if n > 1)
     if dup:
         raise ActionhasError(f"{path}: video name {dup[0]!r} is listed more than once")
@@ -170,15 +182,17 @@ def _layout(source: Path, names: Path | None) -> tuple[str, Iterator[tuple[str, 
 
 def import_npy(source: str | Path, out: str | Path, fps: float, frames_per_feature: int,
                what: str = defaults.IMPORT_NAME, progress: bool = True, stride: int | None = None,
-               names: str | Path | None = None) -> int:
+               names: str | Path | None = None, overwrite: bool = False) -> int:
     """Write the features of ``source`` (any of the three layouts) into a new store at ``out``, atomically.
 
     fps: the frame rate the features were computed at; frames_per_feature (K) and stride (S,
     default K): frames each feature covers and frames between features. Returns the video count.
+    An existing ``out`` is replaced only when it is an import with the same settings, or with ``overwrite``.
     """
     source, out = Path(source), Path(out)
     stride = frames_per_feature if stride is None else stride
     _check_timing(fps, frames_per_feature, stride)
+    check_shape(out, "--out", "file")
     layout, videos = _layout(source, Path(names) if names is not None else None)
     first = next(videos, None)
     if first is None:
@@ -188,6 +202,7 @@ def import_npy(source: str | Path, out: str | Path, fps: float, frames_per_featu
     settings = {"feature_dim": dim, "layout": layout, "fps": float(fps), "frames_per_feature": int(frames_per_feature),
                 "stride": int(stride), "features_per_second": fps / stride}
     info = StoreInfo(dim, fps / stride, f"imported:{what}", make_provenance(f"imported:{what}", settings))
+    claim(out, "--out", "file", "extract import", read_record, info.provenance, overwrite, PROVENANCE_NOT_COMPARED)
     count = 0
     with create_store_atomic(out, info) as f:
         for vid, where, feats in tqdm(chain([first], videos), desc="import", unit="video", disable=not progress):

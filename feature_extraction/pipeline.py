@@ -24,6 +24,7 @@ from tqdm import tqdm
 from actionhas.core import defaults
 from actionhas.core.cli import check_device
 from actionhas.core.errors import ActionhasError
+from actionhas.formats.ids import check_video_id
 from actionhas.formats.store import StoreInfo
 from feature_extraction.c3d import C3D, FC7_DIM
 from feature_extraction.decoding import DecodeError, FrameStream
@@ -242,14 +243,14 @@ def extract(paths: list[Path], out: str | Path, model: C3D, weights: WeightsSour
     opts.check()
     if model.pool5_mode != weights.pool5:
         raise ActionhasError(f"the model's pool5 is {model.pool5_mode!r} but its weights record {weights.pool5!r}")
-    ids = [p.stem for p in paths]
+    ids = [check_video_id(p.stem, p) for p in paths]
     dup = {i for i, n in Counter(ids).items() if n > 1}
     if dup:
         raise ActionhasError(f"several files share the video id(s) {sorted(dup)[:3]} (ids are file stems)")
     prep = Preprocess(weights.preprocessing, opts.mean_cube)
     info = StoreInfo(FC7_DIM, opts.features_per_second, weights.extractor, extraction_provenance(weights, prep, opts))
-    out.parent.mkdir(parents=True, exist_ok=True)
     done = prepare(out, info, overwrite)
+    out.parent.mkdir(parents=True, exist_ok=True)
     todo = [p for p in paths if p.stem not in done]
     runner = ClipRunner(model, opts)
     failed = 0

@@ -19,9 +19,10 @@ from pathlib import Path
 import numpy as np
 
 from actionhas.core.errors import ActionhasError
-from actionhas.formats.store import summarize
+from actionhas.formats import outputs
+from actionhas.formats.store import PROVENANCE_NOT_COMPARED, summarize
 
-NOT_COMPARED = ("package_version",)
+NOT_COMPARED = PROVENANCE_NOT_COMPARED
 
 
 class ProvenanceError(ActionhasError):
@@ -53,17 +54,9 @@ def sha256_array(array: np.ndarray) -> str:
     return hashlib.sha256(np.ascontiguousarray(array, dtype=np.float32).tobytes()).hexdigest()
 
 
-def _show(value) -> str:
-    if value is None:
-        return "(none)"
-    text = json.dumps(value)
-    return text[1:13] + "..." if isinstance(value, str) and len(value) == 64 else text  # a SHA-256: its first 12 digits
-
-
 def differences(have: dict, want: dict) -> list[str]:
     """``"key: old -> new"`` for every compared key on which two provenances differ, sorted by key."""
-    keys = sorted((set(have) | set(want)) - set(NOT_COMPARED))
-    return [f"{k}: {_show(have.get(k))} -> {_show(want.get(k))}" for k in keys if have.get(k) != want.get(k)]
+    return outputs.differences(have, want, NOT_COMPARED)
 
 
 def check_same(path: str | Path, have: dict | None, want: dict, remedy: str) -> None:

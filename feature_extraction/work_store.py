@@ -22,12 +22,15 @@ import numpy as np
 
 from actionhas.core.errors import ActionhasError
 from actionhas.formats.atomic import write_text_atomic
+from actionhas.formats.outputs import check_shape, claim
 from actionhas.formats.store import (
+    PROVENANCE_NOT_COMPARED,
     StoreInfo,
     copy_video,
     create_store_atomic,
     read_failures,
     read_info,
+    read_record,
     video_ids,
     write_failure,
     write_video,
@@ -65,6 +68,16 @@ def _open_existing(path: Path) -> h5py.File:
         raise ActionhasError(f"{path}: exists but is not a readable feature store (move it or choose another --out)") from None
 
 
+def _open_input(path: Path) -> h5py.File:
+    """A store given to read: one line when it is missing or not a store."""
+    if not path.is_file():
+        raise ActionhasError(f"{path}: no such feature store" + (" (a folder)" if path.is_dir() else ""))
+    try:
+        return h5py.File(path, "r")
+    except OSError:
+        raise ActionhasError(f"{path}: not a readable feature store (not HDF5)") from None
+
+
 def _check_store(out: Path, info: StoreInfo) -> set[str]:
     """The videos of an existing store made with this run's settings; an error naming each differing one."""
     with _open_existing(out) as f:
@@ -94,6 +107,7 @@ def prepare(out: Path, info: StoreInfo, overwrite: bool = False) -> set[str]:
     with other settings or by an earlier version. ``overwrite``: once ``out`` is known to be a
     store (or absent), it and its work in progress are removed: the run starts clean.
     """
+    check_shape(out, "--out", "file")
     if out.exists():
         with _open_existing(out) as f:
             read_info(f, out)
@@ -153,21 +167,24 @@ def assemble(out: Path, info: StoreInfo) -> dict[str, dict]:
     return failures
 
 
-def merge(stores: list[Path], out: Path) -> int:
+def merge(stores: list[Path], out: Path, overwrite: bool = False) -> int:
     """Join the stores of several shards into ``out``; videos must not repeat. Returns the video count.
 
     Every shard must record the same provenance as the first (the settings that differ are named).
+    An existing ``out`` is replaced only when it records that provenance too, or with ``overwrite``.
     """
     if not stores:
         raise ActionhasError("merge: no stores given")
+    check_shape(out, "--out", "file")
     infos = []
     for path in stores:
-        with _open_existing(path) as f:
+        with _open_input(path) as f:
             infos.append(read_info(f, path))
     reference = infos[0].provenance
     for path, info in zip(stores, infos):  # differences read: the first shard's value -> this shard's
         check_same(path, None if info.provenance is None else reference, info.provenance or {},
                    f"merge joins only shards of one extraction (compared with {stores[0]})")
+    claim(out, "--out", "file", "extract merge", read_record, reference or {}, overwrite, PROVENANCE_NOT_COMPARED)
     seen: dict[str, Path] = {}
     with create_store_atomic(out, infos[0]) as dst:
         failures: dict[str, dict] = {}

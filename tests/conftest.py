@@ -57,3 +57,53 @@ def code_in_a_pickle(tmp_path):
     """(an object whose unpickling runs code, the file that code would create)."""
     sentinel = tmp_path / "code_ran"
     return _RunsCode(sentinel), sentinel
+
+
+@pytest.fixture(scope="session")
+def tiny_project(tmp_path_factory):
+    """A whole small project on disk, made through the commands: per-video .npy features imported
+    twice (fps 25 / 16 frames, and fps 30 / 8 frames: other provenance), labels, ground truth, and
+    two runs of one seed that differ in --length, each localized and evaluated into its folder."""
+    import json
+
+    import numpy as np
+
+    from actionhas.core.cli import execute
+    from actionhas.evaluate import main as evaluate_main
+    from actionhas.extract import main as extract_main
+    from actionhas.localize import main as localize_main
+    from actionhas.train import main as train_main
+
+    d = tmp_path_factory.mktemp("project")
+    rng = np.random.default_rng(0)
+    (d / "npy").mkdir()
+    rows, db = ["video,subset,labels"], {}
+    for i in range(12):
+        vid, label, subset = f"video_{i:02d}", "AB"[i % 2], ("validation", "test")[i // 8]
+        feats = rng.normal(size=(24, 8)).astype(np.float32)
+        feats[6:14, i % 2] += 4.0
+        np.save(d / "npy" / f"{vid}.npy", feats)
+        rows.append(f"{vid},{subset},{label}")
+        db[vid] = {"subset": subset, "duration": 16.0,
+                   "annotations": [{"label": label, "segment": [4.0, 9.0]}]}
+    (d / "labels.csv").write_text("\n".join(rows) + "\n")
+    (d / "gt.json").write_text(json.dumps({"database": db}))
+    p = {"store": d / "store.h5", "store30": d / "store_30fps.h5", "labels": d / "labels.csv", "gt": d / "gt.json",
+         "npy": d / "npy"}
+    steps = [(extract_main, ["import", str(d / "npy"), "--out", str(p["store"]), "--fps", "25",
+                             "--frames-per-feature", "16"]),
+             (extract_main, ["import", str(d / "npy"), "--out", str(p["store30"]), "--fps", "30",
+                             "--frames-per-feature", "8"])]
+    for name, length in (("run_a", "8"), ("run_b", "4")):
+        run = d / name
+        p[name] = run
+        steps += [(train_main, ["--features", str(p["store"]), "--labels", str(p["labels"]), "--out", str(run),
+                                "--epochs", "1", "--length", length, "--segments", "2", "--workers", "0",
+                                "--batch-size", "4", "--channels", "8"]),
+                  (localize_main, ["--run", str(run), "--features", str(p["store"]), "--labels", str(p["gt"]),
+                                   "--subset", "test", "--out", str(run / "predictions.json")]),
+                  (evaluate_main, ["--gt", str(p["gt"]), "--subset", "test", "--pred",
+                                   str(run / "predictions.json"), "--out", str(run / "metrics.json")])]
+    for main, argv in steps:
+        assert execute(main, argv) == 0, argv
+    return p

@@ -191,16 +191,18 @@ def test_nan_features_name_the_video(tmp_path):
         bad = np.ones((3, 4), np.float32)
         bad[1, 2] = np.nan
         write_video(f, "vid_nan", bad, np.array([0.05, 0.15, 0.25]), 0.3, 30)
-    (tmp_path / "labels.csv").write_text("video,subset,labels\nvid_nan,validation,A\n")
+        write_video(f, "vid_ok", np.ones((3, 4), np.float32), np.array([0.05, 0.15, 0.25]), 0.3, 30)
+    (tmp_path / "labels.csv").write_text("video,subset,labels\nvid_nan,validation,A\nvid_ok,validation,B\n")
     with pytest.raises(ActionhasError, match="vid_nan: 1 feature row"):
         train(_cfg(tmp_path / "s.h5", tmp_path / "labels.csv", tmp_path / "run"), progress=False)
 
 
 def test_labels_for_videos_missing_from_the_store_warn_with_counts(small_store, tmp_path):
     store, _, _ = small_store
-    rows = ["video,subset,labels", "video_validation_0000000,validation,Action00", "ghost,validation,Action01"]
+    rows = ["video,subset,labels", "video_validation_0000000,validation,Action00",
+            "video_validation_0000001,validation,Action01", "ghost,validation,Action01"]
     (tmp_path / "labels.csv").write_text("\n".join(rows) + "\n")
-    with pytest.warns(UserWarning, match="1 of 2 training videos are not in"):
+    with pytest.warns(UserWarning, match="1 of 3 training videos are not in"):
         train(_cfg(store, tmp_path / "labels.csv", tmp_path / "run", epochs=1), progress=False)
 
 

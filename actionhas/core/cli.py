@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import warnings
 from typing import Callable, Sequence
@@ -88,10 +89,24 @@ def execute(main: Callable[[Sequence[str] | None], int | None], argv: Sequence[s
     """Run a command's ``main``; a user error becomes ``error: <reason>`` on stderr and exit 1."""
     warnings.formatwarning = _one_line_warning
     try:
-        return int(main(argv) or 0)
-    except (ActionhasError, FileNotFoundError, NotADirectoryError, IsADirectoryError) as e:
+        code = int(main(argv) or 0)
+        sys.stdout.flush()  # a pipe closed early fails here, not at exit
+        return code
+    except BrokenPipeError:
+        return _quiet_broken_pipe()
+    except ActionhasError as e:
         print(f"error: {e}", file=sys.stderr)
+        return 1
+    except OSError as e:  # the file system refused: the message names the path (e.g. permission, disk full)
+        print(f"error: {e.strerror or e}" + (f": {e.filename}" if e.filename else ""), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+
+
+def _quiet_broken_pipe() -> int:
+    """The reader of stdout left (``extract info STORE | head``): stop quietly, as a process killed by SIGPIPE."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())  # Python's own flush at exit must not fail again
+    return 141

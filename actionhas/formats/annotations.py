@@ -30,6 +30,7 @@ from actionhas.formats.atomic import write_text_atomic
 from actionhas.formats.ground_truth import (INSTANCE_COLUMNS, SEGMENT_COLUMNS, VIDEO_COLUMNS, GroundTruth, as_columns,
                                             as_frame, columns_from_rows, subset_from_id)
 from actionhas.formats.ground_truth import canonical_video_id  # noqa: F401 (re-exported: every video id matches through it)
+from actionhas.formats.ids import check_video_id, check_video_ids
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -48,6 +49,15 @@ PREDICTION_COLUMNS = ("video", "label", "start", "end", "score")
 
 class AnnotationError(ActionhasError):
     """A ground-truth, label or prediction file that cannot be read as its format says."""
+
+
+def __getattr__(name: str):
+    """The video-level label readers live in ``actionhas.formats.labels``; older imports from here still work."""
+    if name in ("LABEL_SOURCES", "read_labels", "load_labels", "write_labels_csv"):
+        from actionhas.formats import labels
+
+        return getattr(labels, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _read_json(path: Path) -> dict:
@@ -85,6 +95,7 @@ def read_anet_gt(path: str | Path) -> GroundTruth:
     db = data.get("database") if isinstance(data, dict) else None
     if not isinstance(db, dict):
         raise AnnotationError(f"{path}: no 'database' object (is this a predictions file?)")
+    check_video_ids(db, path)
     rows, videos = [], []
     for vid, entry in db.items():
         if not isinstance(entry, dict) or not isinstance(entry.get("annotations"), list):
@@ -108,7 +119,7 @@ def write_anet_gt(gt: GroundTruth, path: str | Path) -> None:
           for v, s, d in zip(vids["video"], vids["subset"], vids["duration"])}
     for v, label, s, e in zip(*(inst[c] for c in INSTANCE_COLUMNS)):
         db[v]["annotations"].append({"label": label, "segment": [float(s), float(e)]})
-    _write_json_atomic({"database": db}, path)
+    write_text_atomic(path, json.dumps({"database": db}, indent=1))
 
 
 def _read_segment_txt(path: Path) -> list[tuple[str, float, float]]:
@@ -125,7 +136,7 @@ def _read_segment_txt(path: Path) -> list[tuple[str, float, float]]:
             raise AnnotationError(f"{path}:{n}: times are not numbers: {line!r}") from None
         if end <= start:
             raise AnnotationError(f"{path}:{n}: {parts[0]}: end {end} <= start {start}")
-        rows.append((parts[0], start, end))
+        rows.append((check_video_id(parts[0], f"{path}:{n}"), start, end))
     return rows
 
 
@@ -153,6 +164,7 @@ def read_thumos_txt_dir(directory: str | Path) -> GroundTruth:
     rows = [(v, p.name.rsplit("_", 1)[0], s, e) for p in class_files for v, s, e in _read_segment_txt(p)]
     ambiguous = [r for p in sorted(directory.glob("Ambiguous_*.txt")) for r in _read_segment_txt(p)]
     names = list(dict.fromkeys([r[0] for r in rows] + [r[0] for r in ambiguous]))
+    check_video_ids(names, directory)
     durations = thumos14_durations()
     videos = [(v, subset_from_id(v), durations.get(v, np.nan)) for v in names]
     return GroundTruth(columns_from_rows(INSTANCE_COLUMNS, rows), columns_from_rows(VIDEO_COLUMNS, videos),
@@ -248,58 +260,6 @@ def load_ground_truth(spec: str, subset: str | None = None, protocol: str = "ane
     if not len(gt.instance_columns["video"]):
         raise AnnotationError(f"{spec}: no ground-truth instances in subset {subset!r}")
     return gt
-
-
-# ----------------------------------------------------------------------------- video-level labels
-
-LABEL_SOURCES = {"thumos14": "20 classes: the temporally annotated THUMOS14 validation and test videos",
-                 "thumos14-101": "101 classes: all 1010 validation and 1574 test THUMOS14 videos (official metadata)"}
-
-
-def read_labels(path: str | Path) -> pd.DataFrame:
-    """Video-level labels from a CSV (video,subset,labels) or a ground-truth JSON / txt directory.
-
-    Returns columns video, subset, labels (list of class names). Videos with an empty label list
-    are kept: they are background-only videos.
-    """
-    import pandas as pd
-
-    path = Path(path)
-    if path.is_dir() or path.suffix.lower() == ".json":
-        return read_ground_truth(path).video_labels()
-    if not path.exists():
-        raise AnnotationError(f"{path}: file not found")
-    table = pd.read_csv(path, dtype=str, keep_default_na=False)
-    missing = {"video", "subset", "labels"} - set(table.columns)
-    if missing:
-        raise AnnotationError(f"{path}: labels CSV lacks column(s) {sorted(missing)}; "
-                              "header must be video,subset,labels")
-    dup = table["video"][table["video"].duplicated()]
-    if len(dup):
-        raise AnnotationError(f"{path}: video {dup.iloc[0]} is listed twice")
-    table["labels"] = [sorted({x.strip() for x in s.split(";") if x.strip()}) for s in table["labels"]]
-    return table[["video", "subset", "labels"]]
-
-
-def load_labels(spec: str) -> pd.DataFrame:
-    """Video-level labels named on the command line: a CSV, a ground-truth JSON / txt directory,
-    or a name of ``LABEL_SOURCES`` (the paper trains on the validation videos of ``thumos14-101``)."""
-    import pandas as pd
-
-    if spec == "thumos14":
-        return pd.concat([load_thumos14(s).video_labels() for s in _SPLIT_SUFFIX], ignore_index=True)
-    if spec == "thumos14-101":
-        return pd.concat([read_labels(THUMOS14_DIR / f"labels_{split}_101.csv") for split in _SPLIT_SUFFIX.values()],
-                         ignore_index=True)
-    if not Path(spec).exists():
-        raise AnnotationError(f"{spec}: no such labels file, nor one of {', '.join(LABEL_SOURCES)}")
-    return read_labels(spec)
-
-
-def write_labels_csv(table: pd.DataFrame, path: str | Path) -> None:
-    out = table[["video", "subset"]].copy()
-    out["labels"] = [";".join(labels) for labels in table["labels"]]
-    out.to_csv(path, index=False)
 
 
 # ----------------------------------------------------------------------------- predictions

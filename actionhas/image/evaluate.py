@@ -33,9 +33,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from actionhas.core import cli
 from actionhas.core.errors import ActionhasError
+from actionhas.formats import outputs
 from actionhas.formats.atomic import write_text_atomic
 from actionhas.image import defaults
 from actionhas.image.evaluation import check_synsets, evaluate_npz, evaluate_run
@@ -56,11 +58,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ten-crop", action="store_true", help="average 10 crops (corners, centre, flips)")
     p.add_argument("--figure", help="PNG grid of images, CAMs and boxes")
     p.add_argument("--device", default=defaults.DEVICE, help="cpu, cuda, cuda:1, ... (with --run)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an --out (and --figure) not written by image.evaluate or made with other settings")
     return p
+
+
+def _claim_outputs(args: argparse.Namespace) -> dict:
+    """Apply the output rule to --out and --figure; the record --out keeps of how it was made."""
+    record = {name: outputs.input_path(getattr(args, name)) for name in ("run", "cams", "data", "boxes", "synsets")}
+    record.update(threshold=args.threshold, ten_crop=args.ten_crop, figure=outputs.input_path(args.figure))
+    read_out = outputs.json_record("made_with", "image.evaluate")
+    outputs.claim(args.out, "--out", "file", "image.evaluate", read_out, record, args.overwrite)
+    if args.figure:
+        def read_figure(path: Path) -> outputs.Record:  # a PNG keeps no record: --out's says it drew this one
+            found = read_out(Path(args.out)) if Path(args.out).is_file() else "was not drawn by image.evaluate"
+            return found if isinstance(found, str) or found.get("figure") == record["figure"] else \
+                "was not drawn by image.evaluate"
+
+        outputs.claim(args.figure, "--figure", "file", "image.evaluate", read_figure, record, args.overwrite)
+    return record
 
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    record = _claim_outputs(args)
     if args.synsets:
         check_synsets(args.boxes, args.synsets)
     if args.run:
@@ -69,7 +90,7 @@ def main(argv=None) -> int:
         metrics = evaluate_run(args.run, args.data, args.boxes, args.threshold, args.ten_crop, args.device, args.figure)
     else:
         metrics = evaluate_npz(args.cams, args.boxes, defaults.CAM_THRESHOLD if args.threshold is None else args.threshold)
-    write_text_atomic(args.out, json.dumps(metrics, indent=1))
+    write_text_atomic(args.out, json.dumps({**metrics, "made_with": record}, indent=1))
     pct = {k: f"{100 * v:.2f}" for k, v in metrics.items() if k in ("top1_cls", "top1_loc", "gt_known_loc", "maxboxaccv2")
            and v is not None}
     print(f"{metrics['images']} images: " + ", ".join(f"{k} {v}%" for k, v in pct.items()))

@@ -15,6 +15,7 @@ import torch.nn.functional as F  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from actionhas.core.errors import ActionhasError  # noqa: E402
+from actionhas.formats.atomic import atomic_path  # noqa: E402
 from actionhas.image.boxes import LocalizationEvaluator  # noqa: E402
 from actionhas.image.data import (  # noqa: E402
     IMAGE_EXTENSIONS,
@@ -156,7 +157,8 @@ def figure_grid(rows, path, columns: int = 4) -> None:
         for b, colour in [(g, "red") for g in gt] + [(box, "lime")]:
             axes[r + 1, c].add_patch(plt.Rectangle((b[0] - 0.5, b[1] - 0.5), b[2] - b[0] + 1, b[3] - b[1] + 1,
                                                    fill=False, color=colour, lw=1.5))
-    fig.savefig(path, dpi=110, bbox_inches="tight")
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
     plt.close(fig)
 
 

@@ -31,6 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m actionhas.image.train", description=__doc__,
                                 formatter_class=cli.HelpFormatter)
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace what --out holds (another run, a run with other settings) and start afresh")
     settings.add_flags(p, ImageTrainConfig)
     p.add_argument("--mean-std", choices=["imagenet", "auto"], default=defaults.MEAN_STD,
                    help="normalisation: ImageNet's mean and std, or measured on the training images")
@@ -47,7 +49,7 @@ def main(argv=None) -> int:
             cfg.mean, cfg.std = saved["mean"], saved["std"]
         else:
             cfg.mean, cfg.std = measure_mean_std(image_folder(cfg.data)[0], cfg.resize)
-    run = RunDir(train_images(cfg, resume=args.resume))
+    run = RunDir(train_images(cfg, resume=args.resume, overwrite=args.overwrite))
     last = run.log()[-1]
     print(f"run written to {run.path} (epoch {last['epoch'] + 1}: loss {last['loss']:.4f}, "
           f"train accuracy {last['train_accuracy']:.3f})")

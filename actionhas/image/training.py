@@ -50,10 +50,11 @@ def attach_hiding(model: CAMNet, cfg: ImageTrainConfig) -> PatchHiding | None:
     return None
 
 
-def train_images(cfg: ImageTrainConfig, resume: bool = False, progress: bool = True) -> Path:
-    """Train one CAM network into ``cfg.out``; returns the run directory."""
+def train_images(cfg: ImageTrainConfig, resume: bool = False, progress: bool = True, overwrite: bool = False) -> Path:
+    """Train one CAM network into ``cfg.out``; returns the run directory (``overwrite``: replace what it holds)."""
     cfg = cfg.checked()
     run = RunDir(cfg.out)
+    run.claim(cfg.record(), resume, overwrite)
     items, classes = image_folder(cfg.data)
     start_epoch, ckpt = 0, None
     if resume and run.has_checkpoint():
@@ -61,7 +62,7 @@ def train_images(cfg: ImageTrainConfig, resume: bool = False, progress: bool = T
         ckpt = run.load_checkpoint()
         start_epoch = int(ckpt["epoch"]) + 1
     else:
-        run.start(cfg.record(), classes)
+        run.start(cfg.record(), classes, overwrite)
     torch.manual_seed(cfg.seed)
     model = build_network(cfg.arch, len(classes), cfg.pool)
     if cfg.init_weights and ckpt is None:

@@ -19,6 +19,8 @@ classes whose video score passes the class threshold.
 """
 from __future__ import annotations
 
+import contextlib
+import json
 import warnings
 from pathlib import Path
 
@@ -31,6 +33,7 @@ from tqdm import tqdm
 from actionhas.core import defaults
 from actionhas.core.errors import ActionhasError
 from actionhas.data.sampling import check_finite
+from actionhas.formats.atomic import atomic_path
 from actionhas.formats.store import FeatureStore
 from actionhas.localization.settings import LocalizeSettings
 
@@ -100,12 +103,14 @@ def video_instances(probs: np.ndarray, cas: np.ndarray, attention: np.ndarray | 
 
 def localize_store(model, store: FeatureStore, videos: list[str], wanted: list[list[str] | None], classes: list[str],
                    settings: LocalizeSettings, device: str = "cpu", save_cams: str | Path | None = None,
-                   progress: bool = True, length: int | None = None) -> pd.DataFrame:
+                   progress: bool = True, length: int | None = None, cams_record: dict | None = None) -> pd.DataFrame:
     """Predictions (video, label, start, end, score) of ``videos`` with a model in eval mode.
 
     wanted[i]: the class names to localize in videos[i] (the paper's setting), or None for the
     predicted ones. Class names the model does not know are skipped with a counted warning.
     length: the run's sampled length, which ``basnet`` proposals resample every video to.
+    save_cams: an HDF5 file of every video's activations, written atomically; cams_record: how
+    they were made, kept as its ``made_with`` attribute (``formats.outputs``).
     """
     if settings.proposals == "basnet":
         from actionhas.localization import basnet
@@ -116,11 +121,13 @@ def localize_store(model, store: FeatureStore, videos: list[str], wanted: list[l
     index = {c: i for i, c in enumerate(classes)}
     step = 1.0 / store.info.features_per_second
     rows, skipped = [], 0
-    cams_file = h5py.File(save_cams, "w") if save_cams else None
-    if cams_file is not None:
-        cams_file.attrs["classes"] = classes
-        cams_file.attrs["threshold"] = settings.threshold
-    try:
+    with contextlib.ExitStack() as stack:
+        cams_file = None
+        if save_cams:
+            cams_file = stack.enter_context(h5py.File(stack.enter_context(atomic_path(save_cams)), "w"))
+            cams_file.attrs["classes"] = classes
+            cams_file.attrs["threshold"] = settings.threshold
+            cams_file.attrs["made_with"] = json.dumps(cams_record or {})
         for vid, names in tqdm(list(zip(videos, wanted)), desc="localize", unit="video", disable=not progress):
             chosen = None
             if names is not None:
@@ -140,9 +147,6 @@ def localize_store(model, store: FeatureStore, videos: list[str], wanted: list[l
                 g.create_dataset("cam", data=cas.astype(np.float32))
                 g.create_dataset("times", data=times)
                 g.create_dataset("probs", data=probs)
-    finally:
-        if cams_file is not None:
-            cams_file.close()
     if skipped:
         warnings.warn(f"{skipped} label(s) of localized videos are classes the run never saw; not localized")
     return pd.DataFrame(rows, columns=["video", "label", "start", "end", "score"])
@@ -150,7 +154,7 @@ def localize_store(model, store: FeatureStore, videos: list[str], wanted: list[l
 
 def localize(run: str | Path, features: str | Path, subset: str | None = "test", labels: str | None = None,
              settings: LocalizeSettings | None = None, device: str = "cpu", save_cams: str | Path | None = None,
-             progress: bool = True) -> pd.DataFrame:
+             progress: bool = True, cams_record: dict | None = None) -> pd.DataFrame:
     """Predictions (video, label, start, end, score) of a run for the store's videos of ``subset``.
 
     With ``labels`` the videos of ``subset`` are localized with their own classes; without, every
@@ -167,6 +171,7 @@ def localize(run: str | Path, features: str | Path, subset: str | None = "test",
                              "on the selection split (use another --subset)")
     store = FeatureStore(features)
     RunDir(run).check_feature_dim(store.info.feature_dim, str(features))
+    RunDir(run).check_store(store)
     model, cfg, classes, _ = load_run(run, device)
     if settings is not None and settings.proposals == "basnet" and cfg.model != "basnet":
         raise ActionhasError(f"--proposals basnet needs a BaS-Net run (train --model basnet); {run} is a "
@@ -179,4 +184,4 @@ def localize(run: str | Path, features: str | Path, subset: str | None = "test",
         if subset:
             warnings.warn("without --labels every video of the store is localized (--subset needs --labels)")
     return localize_store(model, store, videos, wanted, classes, settings or LocalizeSettings(), device, save_cams,
-                          progress, cfg.length)
+                          progress, cfg.length, cams_record)

@@ -17,6 +17,7 @@ from actionhas.core import defaults
 from actionhas.reporting import plots
 from actionhas.formats.annotations import write_predictions
 from actionhas.core.errors import ActionhasError
+from actionhas.formats.ids import check_video_id
 from actionhas.formats.rundir import RunDir
 from actionhas.localization.pipeline import head_outputs, localize_store
 from actionhas.localization.settings import LocalizeSettings
@@ -80,6 +81,7 @@ def detect_in_store(run: str | Path, store_path: str | Path, videos: list[str], 
     model, _, classes, _ = load_run(run, device)
     store = FeatureStore(store_path)
     RunDir(run).check_feature_dim(store.info.feature_dim, str(store_path))
+    RunDir(run).check_store(store)
     missing = [v for v in videos if v not in store.video_ids]
     if missing:
         raise ActionhasError(f"{store_path}: video {missing[0]} is not in the store ({len(missing)} of "
@@ -116,7 +118,7 @@ def summary_lines(results: list[VideoResult]) -> list[str]:
 
 def videos_of(paths: list[str]) -> list[str]:
     """Video ids of the given files: their stems, as the feature store names them."""
-    ids = [Path(p).stem for p in paths]
+    ids = [check_video_id(Path(p).stem, p) for p in paths]
     dup = sorted({i for i in ids if ids.count(i) > 1})
     if dup:
         raise ActionhasError(f"several videos share the id {dup[0]!r} (ids are file stems)")

@@ -3,7 +3,9 @@
 A run is a directory with metrics.json (``evaluate --out``) and, when present, predictions.json
 and cams.h5 (``localize --save-cams``) for activation timelines. Several directories given the
 same name are seeds of one setting: the tables show mean +- std (sample std, n - 1) per tIoU
-and the curves a +- std band; timelines come from the first seed.
+and the curves a +- std band; timelines come from the first seed. Seeds of one name must differ
+in nothing but the seed: training settings (config.json of the run, found beside metrics.json or
+through the predictions' run), the store trained on, localization and evaluation settings.
 """
 from __future__ import annotations
 
@@ -20,6 +22,11 @@ from actionhas.formats.annotations import (
     read_predictions,
     read_predictions_info,
 )
+from actionhas.formats.atomic import write_text_atomic
+from actionhas.formats.outputs import differences
+
+SEED_FREE = ("seed", "out", "device", "workers", "run", "pred")
+"""Settings seeds of one name may differ in: the seed, and where each seed's files are."""
 from actionhas.reporting import plots
 
 
@@ -27,13 +34,50 @@ def _load_one(directory: Path) -> dict:
     metrics_path = directory / "metrics.json"
     if not metrics_path.exists():
         raise ActionhasError(f"{directory}: no metrics.json (run python -m actionhas.evaluate --out {metrics_path})")
-    run = json.loads(metrics_path.read_text())
+    run = _read_json(metrics_path)
     pred = directory / "predictions.json"
     run["predictions"] = read_predictions(pred) if pred.exists() else None
     run["threshold"] = read_predictions_info(pred).get("threshold") if pred.exists() else None
     cams = directory / "cams.h5"
     run["cams"] = str(cams) if cams.exists() and run["predictions"] is not None else None
     return run
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise ActionhasError(f"{path}: not a readable JSON file ({e})") from None
+    if not isinstance(data, dict):
+        raise ActionhasError(f"{path}: expected a JSON object")
+    return data
+
+
+def setting_record(directory: Path, run: dict) -> dict:
+    """Every setting known to have made a run's metrics: training (config.json, store.json), localization
+    (the predictions' record), evaluation (the metrics' record); flat, prefixed by stage."""
+    record = {f"evaluate.{k}": v for k, v in run.get("made_with", {}).items()}
+    pred = directory / "predictions.json"
+    info = read_predictions_info(pred) if pred.exists() else {}
+    record.update({f"localize.{k}": v for k, v in info.items()})
+    train_dir = directory if (directory / "config.json").is_file() else Path(info["run"]) if "run" in info else None
+    if train_dir is not None and (train_dir / "config.json").is_file():
+        record.update({f"train.{k}": v for k, v in _read_json(train_dir / "config.json").items()})
+        if (train_dir / "store.json").is_file():
+            store = _read_json(train_dir / "store.json")
+            record.update({f"store.{k}": v for k, v in store.get("provenance", store).items()})
+    return record
+
+
+def _check_seeds(name: str, directories: list[Path], records: list[dict]) -> None:
+    """One name stands for one setting: refuse seeds that differ in anything else."""
+    ignore = tuple(f"{stage}.{k}" for stage in ("train", "localize", "evaluate") for k in SEED_FREE) + \
+        ("store.package_version",)
+    for directory, record in zip(directories[1:], records[1:]):
+        diffs = differences(records[0], record, ignore)
+        if diffs:
+            raise ActionhasError(f"--run {name}: {directories[0]} and {directory} differ in more than the seed "
+                                 f"({'; '.join(diffs)}); give each setting its own NAME")
 
 
 def _mean_std(values: list[list[float]]) -> tuple[list[float], list[float] | None]:
@@ -43,12 +87,14 @@ def _mean_std(values: list[list[float]]) -> tuple[list[float], list[float] | Non
 
 def load_runs(specs: list[str]) -> dict[str, dict]:
     """``NAME=DIR`` specs -> {name: run}; a name given several times becomes mean (+- std) of its seeds."""
-    grouped: dict[str, list[dict]] = {}
+    grouped: dict[str, list[tuple[Path, dict]]] = {}
     for spec in specs:
         name, _, directory = spec.rpartition("=")
-        grouped.setdefault(name or Path(directory).name, []).append(_load_one(Path(directory)))
+        grouped.setdefault(name or Path(directory).name, []).append((Path(directory), _load_one(Path(directory))))
     runs = {}
-    for name, seeds in grouped.items():
+    for name, found in grouped.items():
+        seeds = [run for _, run in found]
+        _check_seeds(name, [d for d, _ in found], [setting_record(d, run) for d, run in found])
         first = seeds[0]
         if any(s["iou"] != first["iou"] or s.get("protocol") != first.get("protocol") for s in seeds):
             raise ActionhasError(f"--run {name}: its directories were evaluated with different tIoUs or protocols")
@@ -182,10 +228,10 @@ def write_report(runs: dict[str, dict], gt: GroundTruth | None, out: str | Path,
     md = [f"# {title}", "", intro, "", *_md_table(head, rows), "", "## Per-class AP (%)", "",
           *_md_table(class_head, class_rows), ""]
     md += [line for stem, heading, _ in images for line in (f"## {heading}", "", f"![{heading}]({stem}.png)", "")]
-    (out / "report.md").write_text("\n".join(md))
+    write_text_atomic(out / "report.md", "\n".join(md))
     figures_html = "".join(f'<h2>{html.escape(heading)}</h2><img alt="{html.escape(heading)}" '
                            f'src="data:image/png;base64,{plots.png_base64(data)}">' for _, heading, data in images)
     body = (f"<p>{html.escape(intro)}</p>{_html_table(head, rows)}<h2>Per-class AP (%)</h2>"
             f"{_html_table(class_head, class_rows)}{figures_html}")
-    (out / "index.html").write_text(html_page(title, body))
+    write_text_atomic(out / "index.html", html_page(title, body))
     return out / "index.html"

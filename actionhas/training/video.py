@@ -103,26 +103,33 @@ def epoch_count(cfg: TrainConfig, batches_per_epoch: int) -> int:
     return min(needed)
 
 
-def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path:
-    """Train one head into ``cfg.out``; returns the run directory."""
+def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, overwrite: bool = False) -> Path:
+    """Train one head into ``cfg.out``; returns the run directory.
+
+    overwrite: replace whatever ``cfg.out`` holds (a run's files are removed when training starts).
+    """
     cfg = cfg.resolved()
     if cfg.select_on is not None and cfg.select_on == cfg.subset:
         raise ActionhasError(f"--select-on {cfg.select_on!r} is the training subset; select on held-out videos")
     run = RunDir(cfg.out)
+    run.claim(cfg.record(), resume, overwrite)
     store = FeatureStore(cfg.features)
     labels = load_labels(cfg.labels)
     train_table = select_videos(labels, store, cfg.subset)
     classes = sorted({c for names in train_table["labels"] for c in names})
-    if not classes:
-        raise ActionhasError(f"{cfg.labels}: the {cfg.subset!r} videos carry no class labels")
+    if len(classes) < (2 if cfg.model == "paper" else 1):  # a softmax over one class has loss 0: it learns nothing
+        raise ActionhasError(f"{cfg.labels}: the {cfg.subset!r} videos carry {len(classes)} class(es) {classes}; "
+                             f"the {cfg.model} head needs at least two")
     start_epoch, ckpt = 0, None
     if resume and run.has_checkpoint():
         run.check_resume(cfg.record(), settings.resumable(TrainConfig))
+        run.check_store(store, resume=True)
         ckpt = run.load_checkpoint()
         classes, mean = run.classes(), run.mean_feature()
         start_epoch = int(ckpt["epoch"]) + 1
     else:
-        run.start(cfg.record(), classes)
+        run.start(cfg.record(), classes, overwrite)
+        run.save_store(store.identity(list(train_table["video"])))
         mean = mean_feature(store, list(train_table["video"]), progress=progress)
         run.save_mean_feature(mean)
 
@@ -172,6 +179,7 @@ def summary(run: Path) -> str:
             + (f", held-out accuracy {last['heldout_accuracy']:.3f}" if "heldout_accuracy" in last else "") + ")")
     chosen = rd.selection()
     if chosen:
-        line += (f"; selected epoch {chosen['epoch'] + 1} on {chosen['subset']!r} "
+        line += (f"; selected epoch {chosen['epoch'] + 1} (\"epoch\": {chosen['epoch']} in selection.json and "
+                 f"log.jsonl, which count from 0) on {chosen['subset']!r} "
                  f"({chosen['metric']} {chosen['value']:.4f})")
     return line
