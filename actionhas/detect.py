@@ -19,14 +19,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from actionhas.core import cli, defaults, settings
-from actionhas.formats import outputs
-from actionhas.formats.rundir import RunDir
 from actionhas.localization.settings import LocalizeSettings
-from actionhas.reporting.detection import detect_in_store, summary_lines, videos_of
-from feature_extraction.c3d import FC7_DIM
+from actionhas.reporting.detection import detect, summary_lines
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -55,37 +51,16 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     cli.check_device(args.device)
-    out = Path(args.out)
-    labels = [c.strip() for c in args.classes.split(",") if c.strip()] if args.classes else None
-    # what OUT's files lastingly depend on; the classes and proposal settings are redone by every run
-    record = {"run": outputs.input_path(args.run), "weights": outputs.input_path(args.weights),
-              "features": outputs.input_path(args.features)}
-    videos, failures = videos_of(args.videos), {}
-    files = {Path(v).stem: Path(v) for v in args.videos if Path(v).is_file()}
-    outputs.claim(out, "--out", "folder", "detect", outputs.folder_record("detect"), record, args.overwrite)
-    store = args.features
-    if args.weights:
-        from feature_extraction.pipeline import extract_c3d
-
-        RunDir(args.run).check_feature_dim(FC7_DIM, f"C3D fc7 ({args.weights})")
-        outputs.write_folder_record(out, "detect", record)  # first: a killed extraction resumes into it
-        store = out / "features.h5"
-        failures = extract_c3d([Path(v) for v in args.videos], store, args.weights, device=args.device,
-                               overwrite=args.overwrite)
-        for vid, failure in sorted(failures.items()):
-            print(f"failed: {failure['file']}: {failure['reason']} (left out)")
-        videos = [v for v in videos if v not in failures]
+    classes = [c.strip() for c in args.classes.split(",") if c.strip()] if args.classes else None
     chosen = LocalizeSettings(proposals=args.proposals, threshold=args.threshold,
-                              min_prob=None if labels else args.min_prob)
-    results = detect_in_store(args.run, store, videos, out, labels, args.min_prob, chosen, args.device,
-                              files=files, failures={v: r["reason"] for v, r in failures.items()},
-                              copy_videos=args.copy_videos)
-    outputs.write_folder_record(out, "detect", record)
-    drawn = {r.timeline for r in results}
-    for stale in (p for p in out.glob("timeline_*.png") if p.name not in drawn):  # an earlier run's videos
-        stale.unlink()
+                              min_prob=None if classes else args.min_prob)
+    results, failures = detect(args.videos, args.run, args.out, weights=args.weights, features=args.features,
+                               classes=classes, min_prob=args.min_prob, settings=chosen, device=args.device,
+                               copy_videos=args.copy_videos, overwrite=args.overwrite)
+    for vid, failure in sorted(failures.items()):
+        print(f"failed: {failure['file']}: {failure['reason']} (left out)")
     print("\n".join(summary_lines(results)))
-    print(f"predictions, timelines and index.html written to {out}")
+    print(f"predictions, timelines and index.html written to {args.out}")
     return 1 if failures else 0
 
 

@@ -17,6 +17,7 @@ from actionhas.core import defaults
 from actionhas.reporting import plots
 from actionhas.formats.annotations import write_predictions
 from actionhas.core.errors import ActionhasError
+from actionhas.formats import outputs
 from actionhas.formats.ids import check_video_id
 from actionhas.formats.rundir import RunDir
 from actionhas.localization.pipeline import head_outputs, localize_store
@@ -77,7 +78,6 @@ def detect_in_store(run: str | Path, store_path: str | Path, videos: list[str], 
     from actionhas.models.heads import load_run
 
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     model, _, classes, _ = load_run(run, device)
     store = FeatureStore(store_path)
     RunDir(run).check_feature_dim(store.info.feature_dim, str(store_path))
@@ -88,7 +88,8 @@ def detect_in_store(run: str | Path, store_path: str | Path, videos: list[str], 
                              f"{len(videos)} missing)")
     unknown = [c for c in labels or [] if c not in classes]
     if unknown:
-        raise ActionhasError(f"--labels: {unknown[0]!r} is not one of the run's {len(classes)} classes")
+        raise ActionhasError(f"--classes: {unknown[0]!r} is not one of the run's {len(classes)} classes")
+    out.mkdir(parents=True, exist_ok=True)
     settings = settings or LocalizeSettings(min_prob=None if labels else min_prob)
     preds = localize_store(model, store, videos, [labels] * len(videos) if labels else [None] * len(videos),
                            classes, settings, device, progress=progress)
@@ -102,6 +103,39 @@ def detect_in_store(run: str | Path, store_path: str | Path, videos: list[str], 
               for v, reason in sorted((failures or {}).items())]
     write_detect_page(results + failed, out, run, thresholds_note(settings, bool(labels)))
     return results
+
+
+def detect(videos: list[str], run: str | Path, out: str | Path, *, weights: str | None = None,
+           features: str | None = None, classes: list[str] | None = None,
+           min_prob: float = defaults.DETECT_MIN_PROB, settings: LocalizeSettings | None = None, device: str = "cpu",
+           copy_videos: bool = False, overwrite: bool = False) -> tuple[list[VideoResult], dict[str, dict]]:
+    """Video files (with ``weights``: extracted into OUT/features.h5, resumable) or ids or files of the
+    ``features`` store to OUT/predictions.json, timelines and index.html; returns the results and the
+    extraction failures (video id -> record with ``file`` and ``reason``)."""
+    out = Path(out)
+    # what OUT's files lastingly depend on; the classes and proposal settings are redone by every run
+    record = {"run": outputs.input_path(run), "weights": outputs.input_path(weights),
+              "features": outputs.input_path(features)}
+    ids, failures = videos_of(videos), {}
+    files = {Path(v).stem: Path(v) for v in videos if Path(v).is_file()}
+    outputs.claim(out, "--out", "folder", "detect", outputs.folder_record("detect"), record, overwrite)
+    store = features
+    if weights:
+        from feature_extraction.c3d import FC7_DIM
+        from feature_extraction.pipeline import extract_c3d
+
+        RunDir(run).check_feature_dim(FC7_DIM, f"C3D fc7 ({weights})")
+        outputs.write_folder_record(out, "detect", record)  # first: a killed extraction resumes into it
+        store = out / "features.h5"
+        failures = extract_c3d([Path(v) for v in videos], store, weights, device=device, overwrite=overwrite)
+        ids = [v for v in ids if v not in failures]
+    results = detect_in_store(run, store, ids, out, classes, min_prob, settings, device, files=files,
+                              failures={v: r["reason"] for v, r in failures.items()}, copy_videos=copy_videos)
+    outputs.write_folder_record(out, "detect", record)
+    drawn = {r.timeline for r in results}
+    for stale in (p for p in out.glob("timeline_*.png") if p.name not in drawn):  # an earlier run's videos
+        stale.unlink()
+    return results, failures
 
 
 def summary_lines(results: list[VideoResult]) -> list[str]:
