@@ -48,18 +48,20 @@ class HaSNet(nn.Module):
         maps = self.feature_maps(x)
         return self.classifier(self.dropout(self._pool(maps))), self._cam(maps)
 
-    # The head protocol the trainer and the localizer use (shared with actionhas.models.basnet.BaSNet).
+    # The head protocol the trainer and the localizer use (every head in actionhas.models has it):
+    # loss(forward output, labels), video_scores(forward output) = (B, C) class probabilities, predict(x).
     def loss(self, logits: Tensor, labels: Tensor) -> Tensor:
         return multilabel_cross_entropy(logits, labels)
 
     def video_scores(self, logits: Tensor) -> Tensor:
-        return logits
+        """(B, C) video-level class probabilities, as every head's ``video_scores`` gives them."""
+        return torch.softmax(logits, dim=1)
 
     @torch.no_grad()
     def predict(self, x: Tensor) -> tuple[Tensor, Tensor, None]:
         """(B, C) class probabilities, (B, C, T) CAMs, and no attention."""
         logits, cam = self.logits_and_cam(x)
-        return torch.softmax(logits, dim=1), cam, None
+        return self.video_scores(logits), cam, None
 
 
 def multilabel_cross_entropy(logits: Tensor, labels: Tensor) -> Tensor:
