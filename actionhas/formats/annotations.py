@@ -394,11 +394,12 @@ def read_predictions_info(path: str | Path) -> dict:
 
 
 def write_predictions(table, path: str | Path, extra: dict | None = None) -> None:
-    """Write columns video, label, start, end, score (a DataFrame or a mapping) as ActivityNet predictions JSON."""
+    """Write columns video, label, start, end, score (a DataFrame or a mapping) as ActivityNet predictions JSON,
+    times and scores at full float precision (as the official BaS-Net and CoLA code write them)."""
     results: dict[str, list] = {}
     for video, label, start, end, score in zip(*(table[c] for c in PREDICTION_COLUMNS)):
         results.setdefault(video, []).append(
-            {"label": label, "segment": [round(float(start), 3), round(float(end), 3)], "score": float(score)})
+            {"label": label, "segment": [float(start), float(end)], "score": float(score)})
     _write_json_atomic({"version": "actionhas", "results": results, "external_data": extra or {}}, path)
 
 

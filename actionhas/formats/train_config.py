@@ -7,9 +7,11 @@ own value; config.json records the resolved values.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 
 from actionhas.core import cli, defaults, settings
+from actionhas.core.errors import ActionhasError
 from actionhas.core.settings import setting
 from actionhas.data.sampling import SAMPLINGS
 
@@ -27,9 +29,10 @@ class TrainConfig:
     val_subset: str | None = setting(None, "held-out subset whose accuracy is logged each epoch")
     select_on: str | None = setting(None, "held-out subset on which the best epoch is chosen (mAP with temporal "
                                           "labels, else accuracy); never the subset you report")
-    model: str = setting(defaults.MODEL, "paper: the paper's classifier; basnet: BaS-Net", choices=defaults.MODELS)
-    length: int = setting(defaults.LENGTH, "features sampled uniformly per video (paper 2000; the field samples 750 "
-                                           "on THUMOS14 I3D, 50-75 on ActivityNet)", check=cli.positive_int)
+    model: str = setting(defaults.MODEL, "paper: the paper's classifier; basnet: BaS-Net; cola: CoLA",
+                         choices=defaults.MODELS)
+    length: int | None = setting(None, "features sampled per video (paper 2000; the field samples 750 on THUMOS14 "
+                                       "I3D, 50-75 on ActivityNet)", check=cli.positive_int)
     sampling: str | None = setting(None, "training sampling of --length features: uniform (bin centres, the "
                                          "paper's) or perturbed (a random index per bin each epoch, BaS-Net's and "
                                          "CoLA's)", choices=SAMPLINGS)
@@ -41,14 +44,18 @@ class TrainConfig:
                                    aliases=("hidden",))
     pool: str = setting(defaults.POOL, "global pooling of the paper's head", choices=defaults.POOLS)
     dropout: float | None = setting(None, "dropout", check=cli.unit_fraction)
+    mining_drop: float = setting(defaults.COLA_MINING_DROP, "cola: drop probability of the random mask applied "
+                                 "before easy-snippet mining", check=cli.unit_fraction)
     optimizer: str = setting(defaults.OPTIMIZER, "adam, or sgd with momentum 0.9", choices=defaults.OPTIMIZERS)
-    lr: float = setting(defaults.LR, "learning rate (> 0)", check=cli.positive_float)
+    lr: float | None = setting(None, "learning rate (> 0)", check=cli.positive_float)
     weight_decay: float = setting(defaults.WEIGHT_DECAY, "L2 weight decay", check=cli.non_negative_float)
     lr_step: int = setting(defaults.LR_STEP, "multiply lr by --lr-gamma every N epochs (0: constant)",
                            check=cli.non_negative_int)
     lr_gamma: float = setting(defaults.LR_GAMMA, "lr decay factor", check=cli.positive_float)
-    epochs: int = setting(defaults.EPOCHS, "epochs", check=cli.positive_int, resumable=True)
-    batch_size: int = setting(defaults.BATCH_SIZE, "videos per step", check=cli.positive_int)
+    epochs: int | None = setting(None, "epochs (a head with --steps: ceil(steps / batches per epoch))",
+                                 check=cli.positive_int, resumable=True)
+    steps: int | None = setting(None, "optimiser steps, when --epochs is not given", check=cli.positive_int)
+    batch_size: int | None = setting(None, "videos per step", check=cli.positive_int)
     seed: int = setting(defaults.SEED, "seed of order, hiding, dropout and initialisation", check=int)
     workers: int = setting(defaults.WORKERS, "DataLoader worker processes", check=cli.non_negative_int,
                            resumable=True)
@@ -57,7 +64,18 @@ class TrainConfig:
     def resolved(self) -> TrainConfig:
         """A copy with the --model's preset filled in where unset, every value checked."""
         settings.check(self)
-        return settings.resolve_presets(self, defaults.HEAD_PRESETS[self.model])
+        cfg = settings.resolve_presets(self, defaults.HEAD_PRESETS[self.model])
+        if cfg.model == "cola" and cfg.length < defaults.COLA_R_HARD:
+            raise ActionhasError(f"--model cola needs --length >= {defaults.COLA_R_HARD}: it mines "
+                                 f"length // {defaults.COLA_R_HARD} hard snippets, none below that")
+        return cfg
+
+    def with_epochs(self, videos: int) -> TrainConfig:
+        """A copy whose unset ``epochs`` is ceil(steps / batches per epoch) over ``videos`` training videos."""
+        if self.epochs is not None:
+            return self
+        batches = math.ceil(videos / self.batch_size)
+        return dataclasses.replace(self, epochs=math.ceil(self.steps / batches))
 
     @classmethod
     def from_record(cls, record: dict) -> TrainConfig:

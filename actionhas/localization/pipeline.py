@@ -8,7 +8,9 @@ suppression-branch CAS), and BaS-Net an attention. Two post-processings:
   step before its first feature to half a step after its last (clipped to the video), scored by
   the mean CAM over the run times the class probability;
 - ``multi``: proposals from several thresholds of the min-max normalised sequence (and of the
-  attention), outer-inner-contrastive scores, class-wise NMS or soft-NMS (``actionhas.localization.proposals``).
+  attention), outer-inner-contrastive scores, class-wise NMS or soft-NMS (``actionhas.localization.proposals``);
+- ``cola``: CoLA's official test path on the features sampled as it samples them, with the
+  classes it predicts (``actionhas.localization.cola``).
 
 Classes are the video's own (``labels``, the paper's setting) or predicted: the ``top_k`` most
 probable, every class with probability >= ``min_prob``, or with ``multi`` the classes whose
@@ -26,7 +28,7 @@ import torch
 from tqdm import tqdm
 
 from actionhas.core import defaults
-from actionhas.data.sampling import check_finite
+from actionhas.data.sampling import check_finite, floor_indices_up_to
 from actionhas.formats.store import FeatureStore
 from actionhas.localization.settings import LocalizeSettings
 
@@ -96,11 +98,12 @@ def video_instances(probs: np.ndarray, cas: np.ndarray, attention: np.ndarray | 
 
 def localize_store(model, store: FeatureStore, videos: list[str], wanted: list[list[str] | None], classes: list[str],
                    settings: LocalizeSettings, device: str = "cpu", save_cams: str | Path | None = None,
-                   progress: bool = True) -> pd.DataFrame:
+                   progress: bool = True, length: int = defaults.COLA_LENGTH) -> pd.DataFrame:
     """Predictions (video, label, start, end, score) of ``videos`` with a model in eval mode.
 
     wanted[i]: the class names to localize in videos[i] (the paper's setting), or None for the
     predicted ones. Class names the model does not know are skipped with a counted warning.
+    ``cola`` always localizes its predicted classes, on at most ``length`` sampled features.
     """
     index = {c: i for i, c in enumerate(classes)}
     step = 1.0 / store.info.features_per_second
@@ -114,13 +117,21 @@ def localize_store(model, store: FeatureStore, videos: list[str], wanted: list[l
             feats = store.features(vid)
             check_finite(vid, feats)
             times = store.times(vid)
-            probs, cas, attention = head_outputs(model, feats, device)
-            chosen = None
-            if names is not None:
-                chosen = [index[n] for n in names if n in index]
-                skipped += len(names) - len(chosen)
-            for c, t0, t1, score in video_instances(probs, cas, attention, times, step, store.duration(vid),
-                                                    chosen, settings):
+            if settings.proposals == "cola":
+                from actionhas.localization import cola
+
+                sampled = floor_indices_up_to(len(feats), length)
+                times = times[sampled]
+                probs, cas, attention = head_outputs(model, feats[sampled], device)
+                found = cola.video_proposals(probs, cas, attention, len(feats), store.info.features_per_second)
+            else:
+                probs, cas, attention = head_outputs(model, feats, device)
+                chosen = None
+                if names is not None:
+                    chosen = [index[n] for n in names if n in index]
+                    skipped += len(names) - len(chosen)
+                found = video_instances(probs, cas, attention, times, step, store.duration(vid), chosen, settings)
+            for c, t0, t1, score in found:
                 rows.append((vid, classes[c], t0, t1, score))
             if cams_file is not None:
                 g = cams_file.create_group(vid)
@@ -155,7 +166,10 @@ def localize(run: str | Path, features: str | Path, subset: str | None = "test",
                              "on the selection split (use another --subset)")
     store = FeatureStore(features)
     RunDir(run).check_feature_dim(store.info.feature_dim, str(features))
-    model, _, classes, _ = load_run(run, device)
+    model, cfg, classes, _ = load_run(run, device)
+    chosen_settings = settings or LocalizeSettings()
+    if chosen_settings.proposals == "cola" and cfg.model != "cola":
+        raise ActionhasError(f"--proposals cola is CoLA's test path; {run} is a --model {cfg.model} run")
     if labels:
         table = select_videos(load_labels(labels), store, subset, classes, what="localization")
         videos, wanted = list(table["video"]), list(table["labels"])
@@ -163,5 +177,5 @@ def localize(run: str | Path, features: str | Path, subset: str | None = "test",
         videos, wanted = list(store.video_ids), [None] * len(store.video_ids)
         if subset:
             warnings.warn("without --labels every video of the store is localized (--subset needs --labels)")
-    return localize_store(model, store, videos, wanted, classes, settings or LocalizeSettings(), device, save_cams,
-                          progress)
+    return localize_store(model, store, videos, wanted, classes, chosen_settings, device, save_cams, progress,
+                          cfg.length)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from actionhas.core import cli, defaults
 from actionhas.core.settings import setting
 
-PROPOSAL_METHODS = ("paper", "multi")
+PROPOSAL_METHODS = ("paper", "multi", "cola")
 NMS_METHODS = ("nms", "soft-nms")
 # the settings of ``--proposals multi``, as ``proposals.multi_threshold_segments`` names them
 MULTI_FIELDS = ("cas_thresholds", "attention_thresholds", "outer_ratio", "class_weight", "nms", "nms_iou", "soft_sigma")
@@ -16,7 +16,8 @@ MULTI_FIELDS = ("cas_thresholds", "attention_thresholds", "outer_ratio", "class_
 @dataclass
 class LocalizeSettings:
     proposals: str = setting(defaults.PROPOSALS, "paper: one threshold of the CAM; multi: the multi-threshold "
-                                                 "post-processing (actionhas's own; see --help's text above)",
+                                                 "post-processing (actionhas's own; see --help's text above); "
+                                                 "cola: CoLA's official test path (runs of --model cola)",
                              choices=PROPOSAL_METHODS)
     threshold: float = setting(defaults.THRESHOLD, "paper: CAM threshold as a fraction of its max",
                                check=cli.unit_fraction)
@@ -52,6 +53,8 @@ class LocalizeSettings:
 
     def record(self) -> dict:
         """What a predictions file records about how it was made (the report reads ``threshold``)."""
+        if self.proposals == "cola":
+            return {"proposals": "cola"}
         if self.proposals == "multi":
             return {"proposals": "multi", "class_threshold": self.class_threshold, **self.multi()}
         return {"proposals": "paper", "threshold": self.threshold}

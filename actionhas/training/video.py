@@ -2,7 +2,7 @@
 
 The training videos are the labelled videos of ``subset`` in the store; their mean feature
 (float64 over all their features) fills hidden segments. Every epoch: a seeded order, segments
-hidden with ``hide_prob``, the head's own loss (the paper's softmax cross-entropy, or BaS-Net's).
+hidden with ``hide_prob``, the head's own loss (the paper's softmax cross-entropy, BaS-Net's or CoLA's).
 ``val_subset`` logs held-out accuracy; ``select_on`` keeps the epoch that scores best on that
 held-out subset as the run's model: average mAP (tIoU 0.1-0.7, ActivityNet protocol, the
 paper's localization with the videos' own classes) when the labels hold temporal annotations
@@ -103,6 +103,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
     classes = sorted({c for names in train_table["labels"] for c in names})
     if not classes:
         raise ActionhasError(f"{cfg.labels}: the {cfg.subset!r} videos carry no class labels")
+    cfg = cfg.with_epochs(len(train_table))
     start_epoch, ckpt = 0, None
     if resume and run.has_checkpoint():
         run.check_resume(cfg.record(), settings.resumable(TrainConfig))
@@ -141,7 +142,9 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
         feats, y = feats.to(device, non_blocking=True), y.to(device, non_blocking=True)
         outputs = model(hider.train()(feats, generator=hide_gen))
         top = model.video_scores(outputs).argmax(1)
-        return model.loss(outputs, y), int(y[torch.arange(len(y)), top].gt(0).sum()), len(y)
+        # CoLA's loss mines snippets behind a random mask: drawn from the epoch's generator too
+        loss = model.loss(outputs, y, hide_gen) if cfg.model == "cola" else model.loss(outputs, y)
+        return loss, int(y[torch.arange(len(y)), top].gt(0).sum()), len(y)
 
     fit(run, model, optimizer, loader, step, seed=cfg.seed, epochs=cfg.epochs, start_epoch=start_epoch,
         lr_at=step_lr(cfg.lr, cfg.lr_step, cfg.lr_gamma), device=device, after_epoch=after_epoch,
