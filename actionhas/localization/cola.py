@@ -10,9 +10,11 @@ its outer-inner contrast plus 0.2 x the class score, then class-wise NMS at IoU 
 As the official code: the CAS proposals are scored on the *thresholded* CAS (zeros below the
 threshold), the actionness proposals on the plain CAS; point j of the interpolated sequence is at
 j x n / (24 T) feature steps of the video's n features; NMS adds 1 (second) to every length.
-Where the official code raises, this goes on: a class whose points above a threshold are all
-isolated gives no proposal at that threshold (the official code fails with an IndexError). A
-one-feature video gives none (its normalised sequences are all zero; scipy cannot interpolate it).
+A one-feature video gives no proposal (its normalised sequences are all zero; scipy cannot
+interpolate it). A class whose points above a threshold were all isolated would make the official
+code fail (IndexError); here it gives no proposal there (the peak of a normalised sequence always
+makes a run, so on the head's non-negative CAS this does not arise). Videos of fewer than five
+features: the official video scores are NaN (a mean over no snippet); here they use the top one.
 """
 from __future__ import annotations
 
