@@ -1,6 +1,6 @@
 """Hiding as a plug-in: {paper head, BaS-Net, CoLA} x {no hiding, hiding} over several seeds and post-processings.
 
-    python benchmarks/compare_heads.py [--models paper basnet cola] [--seeds 0 1 2] [--epochs 20] [--out DIR]
+    python benchmarks/compare_heads.py [--heads paper basnet cola] [--seeds 0 1 2] [--epochs 20] [--out DIR]
 
 Trains on a generated THUMOS-like store (actionhas.data.synthetic: short key moments, long weakly
 specific bodies), localizes the test videos with their own classes under ``--proposals paper``
@@ -30,7 +30,7 @@ IOUS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--models", nargs="+", default=["paper", "basnet", "cola"], choices=["paper", "basnet", "cola"])
+    p.add_argument("--heads", nargs="+", default=["paper", "basnet", "cola"], choices=["paper", "basnet", "cola"])
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--basnet-channels", type=int, default=256,
@@ -48,7 +48,7 @@ def main() -> None:
     results: dict[tuple[str, str, str], list[list[float]]] = {}
     t0 = time.time()
     channels = {"paper": None, "basnet": args.basnet_channels, "cola": args.cola_channels}
-    for model in args.models:
+    for model in args.heads:
         for hide in (0.0, 0.5):
             for seed in args.seeds:
                 run = work / f"{model}_hide{hide}_seed{seed}"
