@@ -394,8 +394,7 @@ def read_predictions_info(path: str | Path) -> dict:
 
 
 def write_predictions(table, path: str | Path, extra: dict | None = None) -> None:
-    """Write columns video, label, start, end, score (a DataFrame or a mapping) as ActivityNet predictions JSON,
-    times and scores at full float precision (as the official BaS-Net and CoLA code write them)."""
+    """Columns video, label, start, end, score (DataFrame or mapping) as ActivityNet JSON, at full float precision."""
     results: dict[str, list] = {}
     for video, label, start, end, score in zip(*(table[c] for c in PREDICTION_COLUMNS)):
         results.setdefault(video, []).append(
