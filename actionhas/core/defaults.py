@@ -4,8 +4,8 @@ Each run writes all of them, defaults included, into its config.json.
 """
 
 FEATURES_PER_SECOND = 10.0  # C3D fc7 features per second of video, each over 16 frames
-MODEL = "paper"             # the paper's classifier; "basnet" for the background-suppression head
-MODELS = ("paper", "basnet")
+MODEL = "paper"             # the paper's classifier; "basnet" for the background-suppression head, "cola" for CoLA
+MODELS = ("paper", "basnet", "cola")
 SUBSET = "validation"       # training videos: THUMOS14's validation split, as the paper
 LENGTH = 2000               # features sampled uniformly per video for training
 SAMPLINGS = ("uniform", "perturbed")  # training sampling: bin centres (paper), or a random index per bin (BaS-Net, CoLA)
@@ -60,13 +60,38 @@ BASNET_OUTER_RATIO = 0.25           # outer-inner-contrastive margin, fraction o
 BASNET_CLASS_WEIGHT = 0.2           # weight of the binarised video score in a proposal's score (utils.py gamma)
 BASNET_NMS_IOU = 0.7                # class-wise NMS threshold (test.py)
 
+# CoLA head (Zhang et al., CVPR 2021), `--model cola` and `--proposals cola`: values of its official
+# release (github.com/zhang-can/CoLA at d21f1b5: core/config.py, core/model.py, core/loss.py, main_cola.py).
+COLA_CHANNELS = 2048                # channels of the 3-wide embedding conv (model.py f_embed)
+COLA_DROPOUT = 0.7                  # dropout between the embedding and the classifier conv (model.py)
+COLA_MINING_DROP = 0.6              # drop probability of the random mask before easy-snippet mining (model.py)
+COLA_R_EASY = 5                     # k_easy = T // 5 easy snippets, also the top-k of the video scores (config.py)
+COLA_R_HARD = 20                    # k_hard = T // 20 hard snippets (config.py)
+COLA_ERODE_INNER = 3                # m: the small erosion / dilation width (config.py)
+COLA_ERODE_OUTER = 6                # M: the large erosion / dilation width (config.py)
+COLA_SNICO_WEIGHT = 0.01            # weight of the snippet contrast loss (config.py LAMBDA)
+COLA_TEMPERATURE = 0.07             # InfoNCE temperature (loss.py)
+COLA_LR = 1e-4                      # Adam learning rate (config.py)
+COLA_WEIGHT_DECAY = 5e-4            # Adam weight decay (main_cola.py)
+COLA_BATCH_SIZE = 16                # videos per step (config.py)
+COLA_LENGTH = 750                   # features sampled per training video, and the test-time cap (config.py NUM_SEGMENTS)
+COLA_STEPS = 6000                   # optimiser steps (config.py: 6000 lrs)
+COLA_CLASS_THRESHOLD = 0.2          # test: classes whose video score reaches this, the top one when none (config.py)
+COLA_CAS_THRESHOLDS = (0.0, 0.25, 0.025)         # np.arange of the min-max normalised CAS thresholds (config.py)
+COLA_ACTIONNESS_THRESHOLDS = (0.1, 0.925, 0.025)  # np.arange of the min-max normalised actionness thresholds
+COLA_UPSAMPLE = 24                  # linear interpolation to 24 points per feature (config.py UP_SCALE)
+COLA_NMS_IOU = 0.6                  # class-wise NMS drops proposals with IoU >= this (config.py NMS_THRESH)
+
 # Each head's published settings, as data: a flag left unset takes its --model's value here.
+# A head with "steps" and no "epochs" trains ceil(steps / batches per epoch) epochs.
 HEAD_PRESETS = {
     "paper": {"channels": CHANNELS, "dropout": DROPOUT, "sampling": "uniform", "length": LENGTH, "lr": LR,
               "weight_decay": WEIGHT_DECAY, "batch_size": BATCH_SIZE, "epochs": EPOCHS},
     "basnet": {"channels": BASNET_CHANNELS, "dropout": BASNET_DROPOUT, "sampling": "perturbed",
                "length": BASNET_LENGTH, "lr": BASNET_LR, "weight_decay": BASNET_WEIGHT_DECAY,
                "batch_size": BASNET_BATCH_SIZE, "steps": BASNET_STEPS, "norm_weight": BASNET_NORM_WEIGHT},
+    "cola": {"channels": COLA_CHANNELS, "dropout": COLA_DROPOUT, "sampling": "perturbed", "length": COLA_LENGTH,
+             "lr": COLA_LR, "weight_decay": COLA_WEIGHT_DECAY, "batch_size": COLA_BATCH_SIZE, "steps": COLA_STEPS},
 }
 
 # actionhas's own multi-threshold proposals, `--proposals multi`, after BaS-Net's and CoLA's (Zhang et al., CVPR

@@ -4,7 +4,7 @@ Two samplings of ``length`` indices from a video of ``n`` features:
 - ``uniform`` (the paper's): the centre of each of ``length`` equal bins, the same every epoch;
 - ``perturbed`` (BaS-Net's and CoLA's official training sampling): one index drawn at random in
   each bin, a new draw every epoch; the identity when n == length.
-``floor_indices`` is their official test-time sampling.
+``floor_indices`` is BaS-Net's official test-time sampling, ``floor_indices_up_to`` CoLA's.
 """
 from __future__ import annotations
 
@@ -50,6 +50,12 @@ def floor_indices(n: int, length: int) -> np.ndarray:
     if n == length:
         return np.arange(length, dtype=np.int64)
     return np.floor(np.arange(length) * n / length).astype(np.int64)
+
+
+def floor_indices_up_to(n: int, length: int) -> np.ndarray:
+    """CoLA's test-time ``uniform_sampling``: a video of n <= length features whole, a longer one
+    floor(i * n / length), i = 0..length-1."""
+    return np.arange(n, dtype=np.int64) if n <= length else floor_indices(n, length)
 
 
 

@@ -10,6 +10,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from actionhas.core import cli, defaults, settings
+from actionhas.core.errors import ActionhasError
 from actionhas.core.settings import setting
 
 # config.json keys that an earlier version wrote under another name
@@ -26,9 +27,10 @@ class TrainConfig:
     val_subset: str | None = setting(None, "held-out subset whose accuracy is logged each epoch")
     select_on: str | None = setting(None, "held-out subset on which the best epoch is chosen (mAP with temporal "
                                           "labels, else accuracy); never the subset you report")
-    model: str = setting(defaults.MODEL, "paper: the paper's classifier; basnet: BaS-Net", choices=defaults.MODELS)
-    length: int | None = setting(None, "features sampled per training video (BaS-Net: per test video too; 750 on "
-                                       "THUMOS14 I3D, 50-75 on ActivityNet)", check=cli.positive_int)
+    model: str = setting(defaults.MODEL, "paper: the paper's classifier; basnet: BaS-Net; cola: CoLA",
+                         choices=defaults.MODELS)
+    length: int | None = setting(None, "features sampled per training video (basnet, cola: per test video too; the "
+                                       "field samples 750 on THUMOS14 I3D, 50-75 on ActivityNet)", check=cli.positive_int)
     sampling: str | None = setting(None, "training sampling of --length features: uniform (bin centres, the "
                                          "paper's) or perturbed (a random index per bin each epoch, BaS-Net's and "
                                          "CoLA's)", choices=defaults.SAMPLINGS)
@@ -42,6 +44,8 @@ class TrainConfig:
     dropout: float | None = setting(None, "dropout", check=cli.unit_fraction)
     norm_weight: float | None = setting(None, "basnet: weight of the attention's L1 norm over time in the loss",
                                         check=cli.non_negative_float)
+    mining_drop: float = setting(defaults.COLA_MINING_DROP, "cola: drop probability of the random mask applied "
+                                 "before easy-snippet mining", check=cli.unit_fraction)
     optimizer: str = setting(defaults.OPTIMIZER, "adam, or sgd with momentum 0.9", choices=defaults.OPTIMIZERS)
     lr: float | None = setting(None, "learning rate (> 0)", check=cli.positive_float)
     weight_decay: float | None = setting(None, "L2 weight decay", check=cli.non_negative_float)
@@ -63,7 +67,11 @@ class TrainConfig:
     def resolved(self) -> TrainConfig:
         """A copy with the --model's preset filled in where unset, every value checked."""
         settings.check(self)
-        return settings.resolve_presets(self, defaults.HEAD_PRESETS[self.model])
+        cfg = settings.resolve_presets(self, defaults.HEAD_PRESETS[self.model])
+        if cfg.model == "cola" and cfg.length < defaults.COLA_R_HARD:
+            raise ActionhasError(f"--model cola needs --length >= {defaults.COLA_R_HARD}: it mines "
+                                 f"length // {defaults.COLA_R_HARD} hard snippets, none below that")
+        return cfg
 
     @classmethod
     def from_record(cls, record: dict) -> TrainConfig:

@@ -9,7 +9,9 @@ suppression-branch CAS), and BaS-Net an attention. Three post-processings:
   the mean CAM over the run times the class probability;
 - ``basnet``: BaS-Net's official test path on the video resampled to the run's length
   (``actionhas.localization.basnet``);
-- ``multi``: actionhas's own variant of it: proposals from several thresholds of the min-max
+- ``cola``: CoLA's official test path on the features sampled as it samples them, with the
+  classes it predicts (``actionhas.localization.cola``);
+- ``multi``: actionhas's own variant of both: proposals from several thresholds of the min-max
   normalised sequence (and of the attention), outer-inner-contrastive scores, class-wise NMS or
   soft-NMS (``actionhas.localization.proposals``).
 
@@ -32,7 +34,7 @@ from tqdm import tqdm
 
 from actionhas.core import defaults
 from actionhas.core.errors import ActionhasError
-from actionhas.data.sampling import check_finite
+from actionhas.data.sampling import check_finite, floor_indices_up_to
 from actionhas.formats.atomic import atomic_path
 from actionhas.formats.store import FeatureStore
 from actionhas.localization.settings import LocalizeSettings
@@ -108,7 +110,8 @@ def localize_store(model, store: FeatureStore, videos: list[str], wanted: list[l
 
     wanted[i]: the class names to localize in videos[i] (the paper's setting), or None for the
     predicted ones. Class names the model does not know are skipped with a counted warning.
-    length: the run's sampled length, which ``basnet`` proposals resample every video to.
+    length: the run's sampled length, which ``basnet`` proposals resample every video to and ``cola``
+    proposals sample longer videos down to; ``cola`` always localizes its predicted classes.
     save_cams: an HDF5 file of every video's activations, written atomically; cams_record: how
     they were made, kept as its ``made_with`` attribute (``formats.outputs``).
     """
@@ -118,6 +121,12 @@ def localize_store(model, store: FeatureStore, videos: list[str], wanted: list[l
         if length is None or not hasattr(model, "suppression_outputs"):
             raise ActionhasError("--proposals basnet needs a BaS-Net run (train --model basnet)")
         official = basnet.OfficialSettings(class_threshold=settings.class_threshold)
+    if settings.proposals == "cola":
+        from actionhas.localization import cola
+        from actionhas.models.cola import CoLA
+
+        if length is None or not isinstance(model, CoLA):
+            raise ActionhasError("--proposals cola is CoLA's test path: it needs a CoLA run (train --model cola)")
     index = {c: i for i, c in enumerate(classes)}
     step = 1.0 / store.info.features_per_second
     rows, skipped = [], 0
@@ -135,6 +144,13 @@ def localize_store(model, store: FeatureStore, videos: list[str], wanted: list[l
                 skipped += len(names) - len(chosen)
             if settings.proposals == "basnet":
                 found, probs, cas, times = basnet.localize_video(model, store, vid, length, chosen, official, device)
+            elif settings.proposals == "cola":
+                feats = store.features(vid)
+                check_finite(vid, feats)
+                sampled = floor_indices_up_to(len(feats), length)
+                times = store.times(vid)[sampled]
+                probs, cas, attention = head_outputs(model, feats[sampled], device)
+                found = cola.video_proposals(probs, cas, attention, len(feats), store.info.features_per_second)
             else:
                 feats = store.features(vid)
                 check_finite(vid, feats)
@@ -173,9 +189,10 @@ def localize(run: str | Path, features: str | Path, subset: str | None = "test",
     RunDir(run).check_feature_dim(store.info.feature_dim, str(features))
     RunDir(run).check_store(store)
     model, cfg, classes, _ = load_run(run, device)
-    if settings is not None and settings.proposals == "basnet" and cfg.model != "basnet":
-        raise ActionhasError(f"--proposals basnet needs a BaS-Net run (train --model basnet); {run} is a "
-                             f"--model {cfg.model} run")
+    for official in ("basnet", "cola"):
+        if settings is not None and settings.proposals == official and cfg.model != official:
+            raise ActionhasError(f"--proposals {official} is {official}'s official test path: it needs a --model "
+                                 f"{official} run; {run} is a --model {cfg.model} run")
     if labels:
         table = select_videos(load_labels(labels), store, subset, classes, what="localization")
         videos, wanted = list(table["video"]), list(table["labels"])

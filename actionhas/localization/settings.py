@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from actionhas.core import cli, defaults
 from actionhas.core.settings import setting
 
-PROPOSAL_METHODS = ("paper", "basnet", "multi")
+PROPOSAL_METHODS = ("paper", "basnet", "cola", "multi")
 NMS_METHODS = ("nms", "soft-nms")
 # the settings of ``--proposals multi``, as ``proposals.multi_threshold_segments`` names them
 MULTI_FIELDS = ("cas_thresholds", "attention_thresholds", "outer_ratio", "class_weight", "nms", "nms_iou", "soft_sigma")
@@ -16,8 +16,9 @@ MULTI_FIELDS = ("cas_thresholds", "attention_thresholds", "outer_ratio", "class_
 @dataclass
 class LocalizeSettings:
     proposals: str = setting(defaults.PROPOSALS, "paper: one threshold of the CAM; basnet: BaS-Net's official test "
-                                                 "path (BaS-Net runs); multi: actionhas's own multi-threshold "
-                                                 "variant (see --help's text above)",
+                                                 "path (BaS-Net runs); cola: CoLA's official test path (CoLA runs); "
+                                                 "multi: actionhas's own multi-threshold variant (see --help's text "
+                                                 "above)",
                              choices=PROPOSAL_METHODS)
     threshold: float = setting(defaults.THRESHOLD, "paper: CAM threshold as a fraction of its max",
                                check=cli.unit_fraction)
@@ -57,6 +58,8 @@ class LocalizeSettings:
         """What a predictions file records about how it was made (the report reads ``threshold``)."""
         if self.proposals == "basnet":
             return {"proposals": "basnet", "class_threshold": self.class_threshold}
+        if self.proposals == "cola":
+            return {"proposals": "cola"}
         if self.proposals == "multi":
             return {"proposals": "multi", "class_threshold": self.class_threshold, **self.multi()}
         return {"proposals": "paper", "threshold": self.threshold}

@@ -101,7 +101,7 @@ class BaSNet(nn.Module):
         terms["total"] = terms["base"] + terms["supp"] + self.norm_weight * terms["norm"]
         return terms
 
-    def loss(self, outputs: dict[str, Tensor], labels: Tensor) -> Tensor:
+    def loss(self, outputs: dict[str, Tensor], labels: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """Scalar training loss: base + suppression BCE + norm_weight * attention L1."""
         return self.loss_terms(outputs, labels)["total"]
 

@@ -12,6 +12,10 @@ from actionhas.formats.train_config import TrainConfig
 
 def build_model(cfg: TrainConfig, feature_dim: int, num_classes: int) -> nn.Module:
     """The head ``cfg.model`` names, with the run's settings (``cfg`` resolved)."""
+    if cfg.model == "cola":
+        from actionhas.models.cola import CoLA
+
+        return CoLA(feature_dim, num_classes, channels=cfg.channels, dropout=cfg.dropout, mining_drop=cfg.mining_drop)
     if cfg.model == "basnet":
         from actionhas.models.basnet import BaSNet
 

@@ -49,8 +49,9 @@ class HaSNet(nn.Module):
         return self.classifier(self.dropout(self._pool(maps))), self._cam(maps)
 
     # The head protocol the trainer and the localizer use (every head in actionhas.models has it):
-    # loss(forward output, labels), video_scores(forward output) = (B, C) class probabilities, predict(x).
-    def loss(self, logits: Tensor, labels: Tensor) -> Tensor:
+    # loss(forward output, labels, generator) (the generator serves heads that draw, such as CoLA's mining),
+    # video_scores(forward output) = (B, C) class probabilities, predict(x).
+    def loss(self, logits: Tensor, labels: Tensor, generator: torch.Generator | None = None) -> Tensor:
         return multilabel_cross_entropy(logits, labels)
 
     def video_scores(self, logits: Tensor) -> Tensor:

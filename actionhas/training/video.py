@@ -2,7 +2,7 @@
 
 The training videos are the labelled videos of ``subset`` in the store; their mean feature
 (float64 over all their features) fills hidden segments. Every epoch: a seeded order, segments
-hidden with ``hide_prob``, the head's own loss (the paper's softmax cross-entropy, or BaS-Net's official one);
+hidden with ``hide_prob``, the head's own loss (the paper's softmax cross-entropy, BaS-Net's or CoLA's);
 training stops after ``epochs`` epochs or ``steps`` optimiser steps, whichever comes first.
 ``val_subset`` logs held-out accuracy; ``select_on`` keeps the epoch that scores best on that
 held-out subset as the run's model: average mAP (tIoU 0.1-0.7, ActivityNet protocol, the
@@ -160,7 +160,9 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, overwri
         feats, y = feats.to(device, non_blocking=True), y.to(device, non_blocking=True)
         outputs = model(hider.train()(feats, generator=hide_gen))
         top = model.video_scores(outputs).argmax(1)
-        return model.loss(outputs, y), int(y[torch.arange(len(y)), top].gt(0).sum()), len(y)
+        # CoLA's loss mines snippets behind a random mask: drawn from the epoch's generator too
+        loss = model.loss(outputs, y, hide_gen)
+        return loss, int(y[torch.arange(len(y)), top].gt(0).sum()), len(y)
 
     fit(run, model, optimizer, loader, step, seed=cfg.seed, epochs=epoch_count(cfg, len(loader)), start_epoch=start_epoch,
         max_steps=cfg.steps,
