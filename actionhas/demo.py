@@ -41,7 +41,7 @@ from actionhas.formats.annotations import read_predictions, write_anet_gt
 from actionhas.formats.ground_truth import GroundTruth
 from actionhas.data.synthetic import SyntheticSpec, make_feature_store
 from actionhas.data.video_writer import write_event_video
-from actionhas.evaluation.detection_map import segment_iou
+from actionhas.evaluation.detection_map import interval_iou
 from feature_extraction.c3d import C3D
 from feature_extraction.weights import save_c3d
 
@@ -91,7 +91,7 @@ def detection_lines(truth: GroundTruth, predictions) -> list[str]:
     lines = []
     for t in truth.instances.itertuples():
         mine = predictions[(predictions["video"] == t.video) & (predictions["label"] == t.label)]
-        ious = segment_iou(mine["start"].to_numpy(), mine["end"].to_numpy(), t.start, t.end)
+        ious = interval_iou(mine["start"].to_numpy(), mine["end"].to_numpy(), t.start, t.end)
         planted = f"{t.video}: planted {t.label} {t.start:5.1f}-{t.end:5.1f} s"
         if not len(mine):
             lines.append(f"{planted} | found nothing of that class")

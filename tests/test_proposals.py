@@ -10,7 +10,7 @@ from actionhas.core.errors import ActionhasError
 from actionhas.localization.proposals import (
     class_proposals,
     minmax_normalize,
-    multi_threshold_segments,
+    multi_threshold_instances,
     nms,
     select_classes,
     soft_nms,
@@ -189,15 +189,15 @@ def test_soft_nms_decays_by_a_gaussian_of_the_iou():
     assert soft_nms([(0.0, 3.0, 1.0), (0.0, 3.0, 0.5), (5.0, 6.0, -0.1)], sigma=0.5, min_score=0.1) == [(0.0, 3.0, 1.0)]
 
 
-def test_multi_threshold_segments_merges_duplicates_across_thresholds():
+def test_multi_threshold_instances_merges_duplicates_across_thresholds():
     cas, times = np.array([0, 0, 1, 1, 0, 0.0]), np.arange(6) + 0.5
     raw = class_proposals(cas, times, 0.5, 1.0, 6.0, upsample=1)
     assert len(raw) == 10 and len(set(raw)) == 1  # the same run at every default threshold
-    assert multi_threshold_segments(cas, times, 0.5, 1.0, 6.0, upsample=1) == [raw[0]]
-    soft = multi_threshold_segments(cas, times, 0.5, 1.0, 6.0, method="soft-nms", upsample=1)
+    assert multi_threshold_instances(cas, times, 0.5, 1.0, 6.0, upsample=1) == [raw[0]]
+    soft = multi_threshold_instances(cas, times, 0.5, 1.0, 6.0, method="soft-nms", upsample=1)
     assert soft[0] == raw[0] and soft[1][2] == pytest.approx(raw[0][2] * math.exp(-1 / 0.5))
     with pytest.raises(ActionhasError, match="'nms' or 'soft-nms'"):
-        multi_threshold_segments(cas, times, 0.5, 1.0, 6.0, method="hard")
+        multi_threshold_instances(cas, times, 0.5, 1.0, 6.0, method="hard")
 
 
 def test_select_classes_by_threshold_with_top_class_fallback():

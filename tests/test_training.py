@@ -14,7 +14,7 @@ from actionhas.formats.store import FeatureStore, StoreInfo, create_store, write
 from actionhas.formats.train_config import TrainConfig
 from actionhas.localization.pipeline import (
     LocalizeSettings,
-    cam_to_segments,
+    cam_to_instances,
     localize,
     predicted_classes,
 )
@@ -53,16 +53,16 @@ def test_cam_runs_on_any_length_and_matches_eq1():
     assert torch.allclose(cam[0, 1], (net.classifier.weight[1][:, None] * maps).sum(0), atol=1e-6)
 
 
-def test_cam_to_segments_golden():
+def test_cam_to_instances_golden():
     cam = np.array([0, 1, 6, 10, 7, 2, 0, 5, 5, 1], float)
     times = (np.arange(10) + 0.5) / 10
-    segs = cam_to_segments(cam, times, 0.5, step=0.1, duration=0.95)
+    segs = cam_to_instances(cam, times, 0.5, step=0.1, duration=0.95)
     assert [(round(a, 3), round(b, 3)) for a, b, _ in segs] == [(0.2, 0.5), (0.7, 0.9)]
     assert segs[0][2] == pytest.approx(23 / 3)
 
 
 def test_cam_with_no_positive_value_still_thresholds_relative_to_its_range():
-    segs = cam_to_segments(np.array([-5.0, -1.0, -4.0]), np.array([0.05, 0.15, 0.25]), 0.5, step=0.1)
+    segs = cam_to_instances(np.array([-5.0, -1.0, -4.0]), np.array([0.05, 0.15, 0.25]), 0.5, step=0.1)
     assert [(round(a, 2), round(b, 2)) for a, b, _ in segs] == [(0.1, 0.2)]
 
 

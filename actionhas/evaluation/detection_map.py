@@ -45,10 +45,10 @@ AVERAGE_RANGES = {"0.1-0.5": _THUMOS[:5], "0.1-0.7": _THUMOS, "0.3-0.7": _THUMOS
 """The averages over tIoU the field quotes; one is reported when all of its thresholds were evaluated."""
 
 
-def segment_iou(a0: np.ndarray, a1: np.ndarray, b0: np.ndarray, b1: np.ndarray) -> np.ndarray:
+def interval_iou(a0: np.ndarray, a1: np.ndarray, b0: np.ndarray, b1: np.ndarray) -> np.ndarray:
     """Temporal IoU of segments [a0, a1] and [b0, b1], broadcast; 0 when they do not overlap.
 
-    The union is summed as ActivityNet's ``segment_iou`` sums it, so thresholds compare equal floats.
+    The union is summed as ActivityNet's ``interval_iou`` sums it, so thresholds compare equal floats.
     """
     inter = np.clip(np.minimum(a1, b1) - np.maximum(a0, b0), 0.0, None)
     union = (a1 - a0) + (b1 - b0) - inter
@@ -156,7 +156,7 @@ class _Layout:
         self.class_bounds = np.searchsorted(self.p_cls, np.arange(len(self.classes) + 1))
 
         ep, eg = _candidate_edges(g_key, g0, g1, self.p_key, self.p0, self.p1)
-        overlap_of = kit_overlap if protocol == "thumos14" else segment_iou
+        overlap_of = kit_overlap if protocol == "thumos14" else interval_iou
         eiou = overlap_of(self.p0[ep], self.p1[ep], g0[eg], g1[eg])
         keep = eiou > 0
         self.ep, self.eg, self.eiou = ep[keep], eg[keep], eiou[keep]

@@ -21,7 +21,7 @@ from actionhas.formats.ground_truth import GroundTruth, canonical_video_id
 
 
 def _iou(a0: float, a1: float, b0: float, b1: float) -> float:
-    """ActivityNet's segment_iou of one pair."""
+    """ActivityNet's interval_iou of one pair."""
     inter = max(0.0, min(a1, b1) - max(a0, b0))
     union = (a1 - a0) + (b1 - b0) - inter
     return inter / union if union > 0 else 0.0

@@ -40,7 +40,7 @@ from actionhas.formats.store import FeatureStore
 from actionhas.localization.settings import LocalizeSettings
 
 
-def cam_to_segments(cam: np.ndarray, times: np.ndarray, threshold: float = defaults.THRESHOLD,
+def cam_to_instances(cam: np.ndarray, times: np.ndarray, threshold: float = defaults.THRESHOLD,
                     step: float | None = None, duration: float | None = None) -> list[tuple[float, float, float]]:
     """Maximal runs of ``cam >= threshold * max(cam)`` as (start_s, end_s, mean CAM) tuples.
 
@@ -95,12 +95,12 @@ def video_instances(probs: np.ndarray, cas: np.ndarray, attention: np.ndarray | 
             classes = (predicted_classes(probs, settings.top_k, settings.min_prob) if settings.min_prob is not None
                        else proposals.select_classes(probs, settings.class_threshold))
         return [(c, t0, t1, score) for c in classes
-                for t0, t1, score in proposals.multi_threshold_segments(cas[c], times, float(probs[c]), step, duration,
+                for t0, t1, score in proposals.multi_threshold_instances(cas[c], times, float(probs[c]), step, duration,
                                                                         attention, **settings.multi())]
     if classes is None:
         classes = predicted_classes(probs, settings.top_k, settings.min_prob)
     return [(c, t0, t1, mean * float(probs[c])) for c in classes
-            for t0, t1, mean in cam_to_segments(cas[c], times, settings.threshold, step, duration)]
+            for t0, t1, mean in cam_to_instances(cas[c], times, settings.threshold, step, duration)]
 
 
 def localize_store(model, store: FeatureStore, videos: list[str], wanted: list[list[str] | None], classes: list[str],

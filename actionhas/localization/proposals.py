@@ -1,4 +1,6 @@
-"""The field's multi-threshold post-processing (BaS-Net, CoLA): CAS and attention -> scored segments.
+"""``--proposals multi``, actionhas's own multi-threshold post-processing after BaS-Net's and CoLA's
+(their official test paths are ``localization.basnet`` and ``localization.cola``): CAS and
+attention -> scored proposals.
 
 For one class of one video: min-max normalise the class activation sequence (and the
 class-agnostic attention, when given), interpolate both to ``upsample`` points per feature, and
@@ -14,7 +16,7 @@ NMS (or Gaussian soft-NMS) then keeps the best-scored of each group of overlappi
 
 Deliberate differences from the official code: proposals map to seconds with the feature centre
 times of the store (a run of whole features spans [times[first] - step/2, times[last] + step/2],
-clipped to [0, duration], as ``actionhas.localize.cam_to_segments``); both margins are rounded up
+clipped to [0, duration], as ``localization.pipeline.cam_to_instances``); both margins are rounded up
 (the official code rounds the left one up and the right one down); NMS uses the plain temporal
 IoU (the official one adds 1 to lengths, a pixel convention that in seconds inflates overlaps);
 ``class_score`` is the video's class probability as in CoLA (BaS-Net passes its thresholded 0/1
@@ -29,7 +31,7 @@ import numpy as np
 from actionhas.core import defaults
 from actionhas.core.errors import ActionhasError
 
-Segment = tuple[float, float, float]  # (start_s, end_s, score)
+Proposal = tuple[float, float, float]  # (start_s, end_s, score)
 
 
 def select_classes(probs: np.ndarray, threshold: float = defaults.CLASS_THRESHOLD) -> list[int]:
@@ -104,7 +106,7 @@ def class_proposals(cas: np.ndarray, times: np.ndarray, class_score: float, step
                     attention_thresholds: Sequence[float] = defaults.PROPOSAL_ATTENTION_THRESHOLDS,
                     outer_ratio: float = defaults.PROPOSAL_OUTER_RATIO,
                     class_weight: float = defaults.PROPOSAL_CLASS_WEIGHT,
-                    upsample: int = defaults.PROPOSAL_UPSAMPLE) -> list[Segment]:
+                    upsample: int = defaults.PROPOSAL_UPSAMPLE) -> list[Proposal]:
     """Every proposal of one class, before NMS, as (start_s, end_s, score).
 
     cas: (T,) activation sequence of the class, any scale (BaS-Net's class probabilities, the
@@ -136,18 +138,18 @@ def class_proposals(cas: np.ndarray, times: np.ndarray, class_score: float, step
     return list(zip(t0.tolist(), t1.tolist(), scores.tolist()))
 
 
-def _as_array(segments: Sequence[Segment]) -> np.ndarray:
-    arr = np.asarray(segments, np.float64).reshape(-1, 3)
+def _as_array(proposals: Sequence[Proposal]) -> np.ndarray:
+    arr = np.asarray(proposals, np.float64).reshape(-1, 3)
     if not np.isfinite(arr).all() or (arr[:, 1] < arr[:, 0]).any():
-        raise ActionhasError("segments must hold finite (start_s, end_s, score) values with end >= start")
+        raise ActionhasError("proposals must hold finite (start_s, end_s, score) values with end >= start")
     return arr
 
 
 def _overlap_graph(arr: np.ndarray, min_iou: float) -> tuple[list[int], np.ndarray, np.ndarray]:
-    """Every pair of segments (rows of ``arr``) whose IoU is > 0 and >= ``min_iou``, as adjacency
+    """Every pair of proposals (rows of ``arr``) whose IoU is > 0 and >= ``min_iou``, as adjacency
     lists: the neighbours of i are ``nbrs[ptr[i]:ptr[i + 1]]``, their IoUs ``ious[ptr[i]:ptr[i + 1]]``.
 
-    Sorting by start finds each overlapping pair once without an n x n matrix: segments after i
+    Sorting by start finds each overlapping pair once without an n x n matrix: proposals after i
     in start order overlap it exactly while they start before i ends.
     """
     n = len(arr)
@@ -167,13 +169,13 @@ def _overlap_graph(arr: np.ndarray, min_iou: float) -> tuple[list[int], np.ndarr
     return ptr, dst[by_src], np.r_[iou[edge], iou[edge]][by_src]
 
 
-def nms(segments: Sequence[Segment], iou: float) -> list[Segment]:
+def nms(proposals: Sequence[Proposal], iou: float) -> list[Proposal]:
     """Greedy NMS: repeatedly keep the best-scored segment (ties: earlier in the list) and drop
     every remaining one whose temporal IoU with it is >= ``iou`` (0 < iou <= 1). Returns the kept
-    segments by descending score."""
+    proposals by descending score."""
     if not 0 < iou <= 1:
         raise ActionhasError(f"NMS IoU threshold must be in (0, 1], got {iou}")
-    arr = _as_array(segments)
+    arr = _as_array(proposals)
     ptr, nbrs, _ = _overlap_graph(arr, iou)
     nbrs = nbrs.tolist()
     suppressed = [False] * len(arr)
@@ -186,20 +188,20 @@ def nms(segments: Sequence[Segment], iou: float) -> list[Segment]:
     return [tuple(row) for row in arr[keep].tolist()]
 
 
-def soft_nms(segments: Sequence[Segment], sigma: float = defaults.SOFT_NMS_SIGMA,
-             min_score: float = defaults.SOFT_NMS_MIN_SCORE) -> list[Segment]:
+def soft_nms(proposals: Sequence[Proposal], sigma: float = defaults.SOFT_NMS_SIGMA,
+             min_score: float = defaults.SOFT_NMS_MIN_SCORE) -> list[Proposal]:
     """Gaussian soft-NMS (Bodla et al., ICCV 2017): repeatedly keep the best-scored segment (ties:
     earlier in the list) and multiply the score of every remaining one by exp(-iou^2 / sigma);
-    segments whose score is or falls below ``min_score`` (every negative OIC score among them)
-    are dropped. Returns the kept segments, with their decayed scores, in the order kept."""
+    proposals whose score is or falls below ``min_score`` (every negative OIC score among them)
+    are dropped. Returns the kept proposals, with their decayed scores, in the order kept."""
     if not sigma > 0:
         raise ActionhasError(f"soft-NMS sigma must be > 0, got {sigma}")
-    arr = _as_array(segments)
+    arr = _as_array(proposals)
     ptr, nbrs, ious = _overlap_graph(arr, 0.0)
     decay = np.exp(-ious ** 2 / sigma)
     score = arr[:, 2].copy()
     alive = score >= min_score
-    ranked = np.where(alive, score, -np.inf)  # the score of alive segments, -inf for the others
+    ranked = np.where(alive, score, -np.inf)  # the score of alive proposals, -inf for the others
     keep = []
     while len(ranked):
         i = int(np.argmax(ranked))
@@ -216,11 +218,11 @@ def soft_nms(segments: Sequence[Segment], sigma: float = defaults.SOFT_NMS_SIGMA
     return [(float(a), float(b), float(c)) for a, b, c in keep]
 
 
-def multi_threshold_segments(cas: np.ndarray, times: np.ndarray, class_score: float, step: float,
+def multi_threshold_instances(cas: np.ndarray, times: np.ndarray, class_score: float, step: float,
                              duration: float | None, attention: np.ndarray | None = None, *,
                              method: str = defaults.PROPOSAL_METHOD, nms_iou: float = defaults.PROPOSAL_NMS_IOU,
-                             soft_sigma: float = defaults.SOFT_NMS_SIGMA, **thresholds) -> list[Segment]:
-    """One class's final segments: ``class_proposals`` (``thresholds`` are its keyword settings:
+                             soft_sigma: float = defaults.SOFT_NMS_SIGMA, **thresholds) -> list[Proposal]:
+    """One class's final proposals: ``class_proposals`` (``thresholds`` are its keyword settings:
     cas_thresholds, attention_thresholds, outer_ratio, class_weight, upsample), then ``nms`` with
     ``nms_iou`` (method "nms") or ``soft_nms`` with ``soft_sigma`` (method "soft-nms")."""
     if method not in ("nms", "soft-nms"):

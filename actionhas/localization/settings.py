@@ -9,7 +9,7 @@ from actionhas.core.settings import setting
 
 PROPOSAL_METHODS = ("paper", "basnet", "cola", "multi")
 NMS_METHODS = ("nms", "soft-nms")
-# the settings of ``--proposals multi``, as ``proposals.multi_threshold_segments`` names them
+# the settings of ``--proposals multi``, as ``proposals.multi_threshold_instances`` names them
 MULTI_FIELDS = ("cas_thresholds", "attention_thresholds", "outer_ratio", "class_weight", "nms", "nms_iou", "soft_sigma")
 
 
@@ -47,7 +47,7 @@ class LocalizeSettings:
     soft_sigma: float = setting(defaults.SOFT_NMS_SIGMA, "multi, soft-nms: Gaussian decay", check=cli.positive_float)
 
     def multi(self) -> dict:
-        """Keyword settings of ``proposals.multi_threshold_segments``."""
+        """Keyword settings of ``proposals.multi_threshold_instances``."""
         values = {name: getattr(self, name) for name in MULTI_FIELDS}
         values["cas_thresholds"], values["attention_thresholds"] = (tuple(values["cas_thresholds"]),
                                                                     tuple(values["attention_thresholds"]))
