@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from actionhas.core import defaults
+from actionhas.models.inference import eval_forward
 from actionhas.core.errors import ActionhasError
 
 
@@ -113,12 +114,7 @@ class BaSNet(nn.Module):
     def suppression_outputs(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """The official test path's inputs, in eval mode: (B, C) suppression-branch video scores
         (softmax over C + 1, background dropped) and (B, C, T) raw suppression activations."""
-        was_training = self.training
-        self.eval()
-        try:
-            out = self.forward(x)
-        finally:
-            self.train(was_training)
+        out = eval_forward(self, x)
         return self.video_scores(out), out["cas_supp"][:, : self.num_classes]
 
     @torch.no_grad()
@@ -132,11 +128,6 @@ class BaSNet(nn.Module):
         (``actionhas.localization.proposals``) keep background steps out. (The official test path,
         ``--proposals basnet``, normalises the raw activations instead: ``suppression_outputs``.)
         """
-        was_training = self.training
-        self.eval()
-        try:
-            out = self.forward(x)
-        finally:
-            self.train(was_training)
+        out = eval_forward(self, x)
         cas = F.softmax(out["cas_supp"], dim=1)[:, : self.num_classes]
         return self.video_scores(out), cas, out["attention"]

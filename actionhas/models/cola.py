@@ -21,6 +21,7 @@ from scipy import ndimage
 from torch import Tensor, nn
 
 from actionhas.core import defaults
+from actionhas.models.inference import eval_forward
 from actionhas.core.errors import ActionhasError
 
 
@@ -149,10 +150,5 @@ class CoLA(nn.Module):
     @torch.no_grad()
     def predict(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """(B, C) video scores, (B, C, T) CAS and (B, T) actionness, dropout off."""
-        was_training = self.training
-        self.eval()
-        try:
-            out = self.forward(x)
-        finally:
-            self.train(was_training)
+        out = eval_forward(self, x)
         return self.video_scores(out), out["cas"].transpose(1, 2), out["actionness"]
