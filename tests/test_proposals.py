@@ -7,12 +7,12 @@ from hypothesis import strategies as st
 
 from actionhas.core import defaults
 from actionhas.core.errors import ActionhasError
+from actionhas.localization.classes import at_least
 from actionhas.localization.proposals import (
     class_proposals,
     minmax_normalize,
     multi_threshold_instances,
     nms,
-    select_classes,
     soft_nms,
 )
 
@@ -201,11 +201,11 @@ def test_multi_threshold_instances_merges_duplicates_across_thresholds():
 
 
 def test_select_classes_by_threshold_with_top_class_fallback():
-    assert select_classes(np.array([0.1, 0.3, 0.25, 0.2])) == [1, 2]  # default 0.25, inclusive
-    assert select_classes(np.array([0.1, 0.2, 0.15])) == [1]
-    assert select_classes(np.array([0.1, 0.2, 0.15]), threshold=0.1) == [0, 1, 2]
+    assert at_least(np.array([0.1, 0.3, 0.25, 0.2]), 0.25) == [1, 2]  # default 0.25, inclusive
+    assert at_least(np.array([0.1, 0.2, 0.15]), 0.25) == [1]
+    assert at_least(np.array([0.1, 0.2, 0.15]), threshold=0.1) == [0, 1, 2]
     with pytest.raises(ActionhasError, match="1-D"):
-        select_classes(np.array([[0.5]]))
+        at_least(np.array([[0.5]]), 0.25)
 
 
 def test_bad_sequences_name_the_field():

@@ -22,6 +22,7 @@ import numpy as np
 from scipy.interpolate import interp1d
 
 from actionhas.core import defaults
+from actionhas.localization.classes import at_least
 
 OUTER_RATIO = 0.25   # outer region on each side, as a fraction of the proposal length (utils.py _lambda)
 CLASS_WEIGHT = 0.2   # weight of the video score in a proposal's score (utils.py gamma)
@@ -79,12 +80,6 @@ def nms(proposals: np.ndarray, iou: float = defaults.COLA_NMS_IOU) -> np.ndarray
     return proposals[keep]
 
 
-def predicted_classes(scores: np.ndarray, threshold: float = defaults.COLA_CLASS_THRESHOLD) -> np.ndarray:
-    """Classes with score >= threshold, ascending; the top one when none is."""
-    chosen = np.where(scores >= threshold)[0]
-    return chosen if len(chosen) else np.array([np.argmax(scores)])
-
-
 def video_proposals(scores: np.ndarray, cas: np.ndarray, actionness: np.ndarray, num_features: int,
                     features_per_second: float) -> list[tuple[int, float, float, float]]:
     """(class, start_s, end_s, score) of one video, in the official output order.
@@ -94,7 +89,7 @@ def video_proposals(scores: np.ndarray, cas: np.ndarray, actionness: np.ndarray,
     """
     if cas.shape[1] < 2:
         return []
-    classes = predicted_classes(scores)
+    classes = np.array(at_least(scores, defaults.COLA_CLASS_THRESHOLD))
     cas_up = upsample(minmax_over_time(cas.T)[:, classes])
     actionness_up = upsample(minmax_over_time(actionness[:, None]))[:, 0]
     t_factor = num_features / (features_per_second * defaults.COLA_UPSAMPLE * cas.shape[1])

@@ -37,6 +37,7 @@ from actionhas.core.errors import ActionhasError
 from actionhas.data.sampling import check_finite, floor_indices_up_to
 from actionhas.formats.atomic import atomic_path
 from actionhas.formats.store import FeatureStore
+from actionhas.localization import classes as pick
 from actionhas.localization.settings import LocalizeSettings
 
 
@@ -69,11 +70,8 @@ def cam_to_instances(cam: np.ndarray, times: np.ndarray, threshold: float = defa
 
 def predicted_classes(probs: np.ndarray, top_k: int = defaults.TOP_K, min_prob: float | None = None) -> list[int]:
     """The ``top_k`` most probable classes, or with ``min_prob`` every class at least that
-    probable (the most probable one when none is)."""
-    ranked = np.argsort(-probs, kind="stable")
-    if min_prob is None:
-        return [int(c) for c in ranked[:top_k]]
-    return [int(c) for c in ranked if probs[c] >= min_prob] or [int(ranked[0])]
+    probable, most probable first (the most probable one when none is)."""
+    return pick.top_k(probs, top_k) if min_prob is None else pick.at_least(probs, min_prob, by_score=True)
 
 
 @torch.no_grad()
@@ -93,7 +91,7 @@ def video_instances(probs: np.ndarray, cas: np.ndarray, attention: np.ndarray | 
 
         if classes is None:
             classes = (predicted_classes(probs, settings.top_k, settings.min_prob) if settings.min_prob is not None
-                       else proposals.select_classes(probs, settings.class_threshold))
+                       else pick.at_least(probs, settings.class_threshold))
         return [(c, t0, t1, score) for c in classes
                 for t0, t1, score in proposals.multi_threshold_instances(cas[c], times, float(probs[c]), step, duration,
                                                                         attention, **settings.multi())]

@@ -34,16 +34,6 @@ from actionhas.core.errors import ActionhasError
 Proposal = tuple[float, float, float]  # (start_s, end_s, score)
 
 
-def select_classes(probs: np.ndarray, threshold: float = defaults.CLASS_THRESHOLD) -> list[int]:
-    """Indices of the classes whose video-level probability is >= ``threshold``, in index order;
-    the most probable class alone when none is (every video is assumed to hold an action)."""
-    probs = np.asarray(probs, np.float64)
-    if probs.ndim != 1 or not len(probs) or not np.isfinite(probs).all():
-        raise ActionhasError(f"class probabilities must be a finite 1-D array, got shape {probs.shape}")
-    chosen = np.flatnonzero(probs >= threshold)
-    return [int(c) for c in chosen] if len(chosen) else [int(np.argmax(probs))]
-
-
 def minmax_normalize(values: np.ndarray) -> np.ndarray:
     """Rescale each row of ``values`` (..., T) by its range over time, clipped to [0, 1].
 
