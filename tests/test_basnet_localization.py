@@ -134,8 +134,9 @@ def test_minmax_keeps_negative_values_and_zeroes_constant_ones():
 
 def test_nms_adds_one_to_lengths():
     # disjoint [0, 1] and [1.5, 2.5] "overlap" by 1 - 0.5 = 0.5 of 2 + 2 - 0.5: IoU 1/7
-    assert official_nms([(0.0, 1.0, 0.9), (1.5, 2.5, 0.8)], 0.14) == [(0.0, 1.0, 0.9)]
-    assert len(official_nms([(0.0, 1.0, 0.9), (1.5, 2.5, 0.8)], 0.15)) == 2
+    starts, ends, scores = np.array([0.0, 1.5]), np.array([1.0, 2.5]), np.array([0.9, 0.8])
+    assert official_nms(starts, ends, scores, 0.14) == [0]
+    assert official_nms(starts, ends, scores, 0.15) == [0, 1]
 
 
 def test_store_feature_step_is_frames_at_fps_for_imported_stores():

@@ -207,7 +207,8 @@ def test_proposals_equal_the_official_test_path(T, n, C, kind):
 
 def test_isolated_points_make_no_proposal_and_runs_have_outer_inner_scores():
     wtcam = np.array([0.0, 1.0, 0.0, 1.0, 1.0, 1.0, 1.0, 0.5, 0.0])
-    got = cola_post.oic_proposals(np.array([1, 3, 4, 5, 6]), wtcam, np.float32(0.5), 2.0)
+    mask = np.isin(np.arange(len(wtcam)), [1, 3, 4, 5, 6])
+    got = cola_post.oic_proposals(mask, wtcam, np.float32(0.5), 2.0)
     # run 3..6: margin int(3 - 1) = 2 .. int(6 + 1) = 7, outer = mean(wtcam[[2, 7]]) = 0.25
     assert len(got) == 1 and got[0] == pytest.approx((1.0 - 0.25 + 0.2 * 0.5, 6.0, 14.0))
 

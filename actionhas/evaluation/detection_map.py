@@ -33,6 +33,7 @@ import warnings
 import numpy as np
 
 from actionhas.core.errors import ActionhasError
+from actionhas.core.intervals import interval_iou  # noqa: F401 (the evaluation's tIoU, imported from here too)
 from actionhas.formats.annotations import PREDICTION_COLUMNS
 from actionhas.formats.ground_truth import GroundTruth, as_columns, canonical_video_id
 
@@ -43,17 +44,6 @@ IOU_SETS = {"thumos": _THUMOS, "anet": tuple(float(t) for t in np.linspace(0.5, 
 DEFAULT_IOUS = IOU_SETS["thumos"]
 AVERAGE_RANGES = {"0.1-0.5": _THUMOS[:5], "0.1-0.7": _THUMOS, "0.3-0.7": _THUMOS[2:], "0.5-0.95": IOU_SETS["anet"]}
 """The averages over tIoU the field quotes; one is reported when all of its thresholds were evaluated."""
-
-
-def interval_iou(a0: np.ndarray, a1: np.ndarray, b0: np.ndarray, b1: np.ndarray) -> np.ndarray:
-    """Temporal IoU of segments [a0, a1] and [b0, b1], broadcast; 0 when they do not overlap.
-
-    The union is summed as ActivityNet's ``interval_iou`` sums it, so thresholds compare equal floats.
-    """
-    inter = np.clip(np.minimum(a1, b1) - np.maximum(a0, b0), 0.0, None)
-    union = (a1 - a0) + (b1 - b0) - inter
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(union > 0, inter / union, 0.0)
 
 
 def kit_overlap(a0: np.ndarray, a1: np.ndarray, b0: np.ndarray, b1: np.ndarray) -> np.ndarray:

@@ -25,6 +25,7 @@ import numpy as np
 from scipy import ndimage
 
 from actionhas.core.errors import ActionhasError
+from actionhas.core.intervals import fraction_of_max_level
 from actionhas.image import defaults
 from actionhas.image.kernels import apply_taps, level_components
 
@@ -88,9 +89,7 @@ def cam_to_box(cam: np.ndarray, threshold: float = defaults.CAM_THRESHOLD) -> np
     A CAM with no positive value is min-max normalised first; an empty mask gives the whole image.
     """
     cam = np.asarray(cam, np.float64)
-    peak = cam.max()
-    level = threshold * peak if peak > 0 else cam.min() + threshold * (peak - cam.min())
-    boxes, sizes = _component_boxes(cam >= level)
+    boxes, sizes = _component_boxes(cam >= fraction_of_max_level(cam, threshold))
     if not len(boxes):
         return np.array([0, 0, cam.shape[1] - 1, cam.shape[0] - 1], np.float64)
     return boxes[np.argmax(sizes)]

@@ -28,6 +28,7 @@ from scipy.interpolate import interp1d
 from torch import Tensor
 
 from actionhas.core import defaults
+from actionhas.core.intervals import true_runs
 from actionhas.data.sampling import check_finite, floor_indices
 from actionhas.formats.store import FeatureStore, StoreInfo
 
@@ -85,37 +86,31 @@ def threshold_proposals(values: np.ndarray, threshold: float, class_term: float,
     int(start - r * len) and int(end + r * len) (truncation, as the official code), cut at the ends.
     """
     kept = np.where(values < threshold, 0, values)
-    points = np.flatnonzero(kept > 0)
-    if not len(points):
-        return []
     out = []
-    for run in np.split(points, np.flatnonzero(np.diff(points) != 1) + 1):
-        first, last, size = int(run[0]), int(run[-1]), len(run)
+    for first, last in zip(*true_runs(kept > 0)):
+        first, last, size = int(first), int(last), int(last - first + 1)
         lo = max(0, int(first - outer_ratio * size))
         hi = min(len(kept) - 1, int(last + outer_ratio * size))
         outer = np.concatenate([kept[lo:first], kept[last + 1:hi + 1]])
         outer_score = np.mean(outer) if len(outer) else 0
-        score = np.mean(kept[run]) - outer_score + class_term
+        score = np.mean(kept[first:last + 1]) - outer_score + class_term
         out.append((float(first * t_factor), float((last + 1) * t_factor), float(score)))
     return out
 
 
-def official_nms(proposals: list[Proposal], iou: float) -> list[Proposal]:
-    """utils.nms: greedy by descending score (numpy's default argsort, reversed: its tie order),
-    lengths and intersections counted with + 1 as on frame indices, overlaps < ``iou`` kept."""
-    if not proposals:
-        return []
-    arr = np.asarray(proposals, np.float64)
-    x1, x2, scores = arr[:, 0], arr[:, 1], arr[:, 2]
-    areas = x2 - x1 + 1
+def official_nms(starts: np.ndarray, ends: np.ndarray, scores: np.ndarray, iou: float) -> list[int]:
+    """Indices kept by utils.nms (BaS-Net's, and CoLA's, which is the same): greedy by descending
+    score (numpy's default argsort, reversed: its tie order), lengths and intersections counted
+    with + 1 as on frame indices, overlaps < ``iou`` kept."""
+    areas = ends - starts + 1
     order = scores.argsort()[::-1]
     keep = []
     while order.size > 0:
         i, rest = order[0], order[1:]
-        keep.append(i)
-        inter = np.maximum(0.0, np.minimum(x2[i], x2[rest]) - np.maximum(x1[i], x1[rest]) + 1)
+        keep.append(int(i))
+        inter = np.maximum(0.0, np.minimum(ends[i], ends[rest]) - np.maximum(starts[i], starts[rest]) + 1)
         order = rest[inter / (areas[i] + areas[rest] - inter) < iou]
-    return [tuple(row) for row in arr[keep].tolist()]
+    return keep
 
 
 def feature_step(info: StoreInfo) -> tuple[float, float]:
@@ -152,7 +147,9 @@ def video_proposals(scores: np.ndarray, cas: Tensor, t_factor: float, classes: l
         class_term = settings.class_weight * float(binary[c])
         found = [p for level in settings.act_thresholds
                  for p in threshold_proposals(upsampled[:, column], level, class_term, t_factor, settings.outer_ratio)]
-        out += [(c, t0, t1, s) for t0, t1, s in official_nms(found, settings.nms_iou)]
+        if found:
+            arr = np.asarray(found, np.float64)
+            out += [(c, *found[i]) for i in official_nms(arr[:, 0], arr[:, 1], arr[:, 2], settings.nms_iou)]
     return out
 
 

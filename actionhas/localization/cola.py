@@ -19,9 +19,10 @@ features: the official video scores are NaN (a mean over no snippet); here they 
 from __future__ import annotations
 
 import numpy as np
-from scipy.interpolate import interp1d
 
 from actionhas.core import defaults
+from actionhas.core.intervals import true_runs
+from actionhas.localization.basnet import official_nms, upsample  # CoLA's utils.py shares them with BaS-Net's
 from actionhas.localization.classes import at_least
 
 OUTER_RATIO = 0.25   # outer region on each side, as a fraction of the proposal length (utils.py _lambda)
@@ -37,47 +38,27 @@ def minmax_over_time(x: np.ndarray) -> np.ndarray:
     return np.clip((x - low) / delta, 0, 1)
 
 
-def upsample(x: np.ndarray, scale: int = defaults.COLA_UPSAMPLE) -> np.ndarray:
-    """(T >= 2, K) -> values at np.arange(0, T, 1 / scale), linear between features and extrapolated
-    past the last one (utils.py upgrade_resolution)."""
-    points = np.arange(0, x.shape[0], 1 / scale)
-    return interp1d(np.arange(x.shape[0]), x, kind="linear", axis=0, fill_value="extrapolate")(points)
-
-
-def oic_proposals(points: np.ndarray, wtcam: np.ndarray, class_score: np.float32,
+def oic_proposals(mask: np.ndarray, wtcam: np.ndarray, class_score: np.float32,
                   t_factor: float) -> list[tuple[float, float, float]]:
-    """(score, start_s, end_s) of every run of >= 2 consecutive ``points`` (indices into ``wtcam``).
+    """(score, start_s, end_s) of every run of >= 2 points where ``mask`` holds (utils.py
+    get_proposal_oic: its single points make no proposal).
 
     score = mean(wtcam inside) - mean(wtcam in the 25 % margins outside, 0 when none) + 0.2 x the
-    class score; times are [first, last + 1] x ``t_factor`` (utils.py get_proposal_oic).
+    class score; times are [first, last + 1] x ``t_factor``.
     """
     out = []
-    for run in np.split(points, np.where(np.diff(points) != 1)[0] + 1):
-        if len(run) < 2:
+    for first, last in zip(*true_runs(mask)):
+        first, last = int(first), int(last)
+        if last == first:
             continue
-        inner = np.mean(wtcam[run])
-        margin = OUTER_RATIO * len(run)
-        outer_start = max(0, int(run[0] - margin))
-        outer_end = min(int(len(wtcam) - 1), int(run[-1] + margin))
-        outer = list(range(outer_start, int(run[0]))) + list(range(int(run[-1] + 1), outer_end + 1))
+        inner = np.mean(wtcam[first:last + 1])
+        margin = OUTER_RATIO * (last - first + 1)
+        outer_start = max(0, int(first - margin))
+        outer_end = min(int(len(wtcam) - 1), int(last + margin))
+        outer = list(range(outer_start, first)) + list(range(last + 1, outer_end + 1))
         outer_score = np.mean(wtcam[outer]) if outer else 0
-        out.append((inner - outer_score + CLASS_WEIGHT * class_score, run[0] * t_factor, (run[-1] + 1) * t_factor))
+        out.append((inner - outer_score + CLASS_WEIGHT * class_score, first * t_factor, (last + 1) * t_factor))
     return out
-
-
-def nms(proposals: np.ndarray, iou: float = defaults.COLA_NMS_IOU) -> np.ndarray:
-    """Rows (class, score, start, end) kept by greedy NMS, highest score first (ties as numpy's
-    default argsort, reversed); overlap counts every length + 1, as utils.py nms."""
-    start, end, scores = proposals[:, 2], proposals[:, 3], proposals[:, 1]
-    length = end - start + 1
-    order = scores.argsort()[::-1]
-    keep = []
-    while order.size:
-        best, rest = order[0], order[1:]
-        keep.append(best)
-        inter = np.maximum(0.0, np.minimum(end[best], end[rest]) - np.maximum(start[best], start[rest]) + 1)
-        order = rest[inter / (length[best] + length[rest] - inter) < iou]
-    return proposals[keep]
 
 
 def video_proposals(scores: np.ndarray, cas: np.ndarray, actionness: np.ndarray, num_features: int,
@@ -90,8 +71,8 @@ def video_proposals(scores: np.ndarray, cas: np.ndarray, actionness: np.ndarray,
     if cas.shape[1] < 2:
         return []
     classes = np.array(at_least(scores, defaults.COLA_CLASS_THRESHOLD))
-    cas_up = upsample(minmax_over_time(cas.T)[:, classes])
-    actionness_up = upsample(minmax_over_time(actionness[:, None]))[:, 0]
+    cas_up = upsample(minmax_over_time(cas.T)[:, classes], defaults.COLA_UPSAMPLE)
+    actionness_up = upsample(minmax_over_time(actionness[:, None]), defaults.COLA_UPSAMPLE)[:, 0]
     t_factor = num_features / (features_per_second * defaults.COLA_UPSAMPLE * cas.shape[1])
     by_class: dict[int, list] = {}
 
@@ -102,13 +83,14 @@ def video_proposals(scores: np.ndarray, cas: np.ndarray, actionness: np.ndarray,
     for th in np.arange(*defaults.COLA_CAS_THRESHOLDS):
         thresholded = np.where(cas_up < th, 0, cas_up)
         for i, c in enumerate(classes):
-            add(int(c), oic_proposals(np.where(thresholded[:, i] > 0)[0], thresholded[:, i], scores[c], t_factor))
+            add(int(c), oic_proposals(thresholded[:, i] > 0, thresholded[:, i], scores[c], t_factor))
     for th in np.arange(*defaults.COLA_ACTIONNESS_THRESHOLDS):
-        above = np.where((actionness_up >= th) & (actionness_up > 0))[0]
+        above = (actionness_up >= th) & (actionness_up > 0)
         for i, c in enumerate(classes):
             add(int(c), oic_proposals(above, cas_up[:, i], scores[c], t_factor))
     out = []
     for c, found in by_class.items():
-        rows = np.array([[c, score, t0, t1] for score, t0, t1 in found])
-        out.extend((c, float(t0), float(t1), float(score)) for _, score, t0, t1 in nms(rows))
+        score, t0, t1 = np.array(found, np.float64).T
+        kept = official_nms(t0, t1, score, defaults.COLA_NMS_IOU)
+        out.extend((c, float(t0[i]), float(t1[i]), float(score[i])) for i in kept)
     return out

@@ -33,6 +33,7 @@ import torch
 from tqdm import tqdm
 
 from actionhas.core import defaults
+from actionhas.core.intervals import fraction_of_max_level, true_runs
 from actionhas.core.errors import ActionhasError
 from actionhas.data.sampling import check_finite, floor_indices_up_to
 from actionhas.formats.atomic import atomic_path
@@ -52,11 +53,7 @@ def cam_to_instances(cam: np.ndarray, times: np.ndarray, threshold: float = defa
     cam = np.asarray(cam, np.float64)
     if step is None:
         step = float(np.median(np.diff(times))) if len(times) > 1 else 0.0
-    peak = cam.max()
-    level = threshold * peak if peak > 0 else cam.min() + threshold * (peak - cam.min())
-    above = np.r_[False, cam >= level, False]
-    edges = np.flatnonzero(above[1:] != above[:-1])
-    starts, ends = edges[0::2], edges[1::2] - 1  # inclusive feature indices
+    starts, ends = true_runs(cam >= fraction_of_max_level(cam, threshold))  # inclusive feature indices
     out = []
     sums = np.r_[0.0, np.cumsum(cam)]
     for a, b in zip(starts, ends):

@@ -30,6 +30,7 @@ import numpy as np
 
 from actionhas.core import defaults
 from actionhas.core.errors import ActionhasError
+from actionhas.core.intervals import interval_iou, true_runs
 
 Proposal = tuple[float, float, float]  # (start_s, end_s, score)
 
@@ -59,16 +60,6 @@ def _upsample(values: np.ndarray, times: np.ndarray, step: float, factor: int) -
     inside = np.clip(pos, 0, n - 1)
     index = np.arange(n)
     return np.interp(inside, index, values), np.interp(inside, index, times) + (pos - inside) * step
-
-
-def _runs(above: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """First and last index (inclusive) of every maximal run of True in each row of ``above``
-    (K, N), rows one after the other."""
-    k = above.shape[0]
-    padded = np.zeros((k, above.shape[1] + 2), bool)
-    padded[:, 1:-1] = above
-    _, cols = np.nonzero(padded[:, 1:] != padded[:, :-1])
-    return cols[0::2], cols[1::2] - 1  # edges alternate start/end within each row, rows never share a run
 
 
 def _oic(values: np.ndarray, starts: np.ndarray, ends: np.ndarray, outer_ratio: float) -> np.ndarray:
@@ -116,7 +107,7 @@ def class_proposals(cas: np.ndarray, times: np.ndarray, class_score: float, step
     if attention is not None:
         att = minmax_normalize(_check_sequence("attention", attention, len(times)))
         sources.append((_upsample(att, times, step, upsample)[0], np.asarray(attention_thresholds, np.float64)))
-    runs = [_runs((seq >= levels[:, None]) & (seq > 0)) for seq, levels in sources if len(levels)]
+    runs = [true_runs((seq >= levels[:, None]) & (seq > 0)) for seq, levels in sources if len(levels)]
     if not runs:
         return []
     starts, ends = np.concatenate([r[0] for r in runs]), np.concatenate([r[1] for r in runs])
@@ -148,9 +139,7 @@ def _overlap_graph(arr: np.ndarray, min_iou: float) -> tuple[list[int], np.ndarr
     counts = np.maximum(np.searchsorted(s, e, side="left") - np.arange(n) - 1, 0)
     a = np.repeat(np.arange(n), counts)
     b = a + 1 + np.arange(len(a)) - np.repeat(np.cumsum(counts) - counts, counts)
-    inter = np.maximum(np.minimum(e[a], e[b]) - s[b], 0.0)
-    union = (e[a] - s[a]) + (e[b] - s[b]) - inter
-    iou = np.divide(inter, union, out=np.zeros(len(a)), where=union > 0)
+    iou = interval_iou(s[a], e[a], s[b], e[b])
     edge = (iou > 0) & (iou >= min_iou)
     src = np.r_[order[a[edge]], order[b[edge]]]
     dst = np.r_[order[b[edge]], order[a[edge]]]
