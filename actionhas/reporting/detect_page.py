@@ -20,7 +20,7 @@ from urllib.parse import quote
 import pandas as pd
 
 from actionhas.formats.atomic import write_text_atomic
-from actionhas.reporting.report_page import html_page
+from actionhas.reporting.pages import html_page, html_table
 from actionhas.reporting.time_ticks import SECONDS_BELOW, precise_time, time_ticks
 
 OPEN_FIRST = 10
@@ -120,12 +120,11 @@ def _section(r: VideoResult, index: int) -> str:
         parts.append("<p>No action found.</p>")
     else:
         unit = "s" if duration < SECONDS_BELOW else "m:ss"
-        rows = "".join(f'<tr class="seek" data-t="{i.start:.3f}"><td>{esc(i.label)}</td>'
-                       f"<td>{precise_time(i.start, duration)}</td><td>{precise_time(i.end, duration)}</td>"
-                       f"<td>{i.score:.3f}</td></tr>" for i in r.instances.itertuples())
+        rows = [[i.label, precise_time(i.start, duration), precise_time(i.end, duration), f"{i.score:.3f}"]
+                for i in r.instances.itertuples()]
+        seeks = [{"class": "seek", "data-t": f"{i.start:.3f}"} for i in r.instances.itertuples()]
         parts.append(_timeline(r, duration))
-        parts.append(f"<table><tr><th>class</th><th>start ({unit})</th><th>end ({unit})</th><th>score</th></tr>"
-                     f"{rows}</table>")
+        parts.append(html_table(["class", f"start ({unit})", f"end ({unit})", "score"], rows, seeks))
     if r.timeline:
         parts.append(f'<img alt="activation timeline of {esc(r.video)}" data-src="{esc(quote(r.timeline))}">')
     return "".join(parts) + "</details>"

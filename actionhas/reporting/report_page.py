@@ -28,6 +28,7 @@ from actionhas.formats.outputs import differences
 SEED_FREE = ("seed", "out", "device", "workers", "run", "pred")
 """Settings seeds of one name may differ in: the seed, and where each seed's files are."""
 from actionhas.reporting import plots
+from actionhas.reporting.pages import html_page, html_table
 
 
 def _load_one(directory: Path) -> dict:
@@ -180,25 +181,8 @@ def _timeline_rows(video: str, label: str, gt: GroundTruth, runs: dict[str, dict
     return rows
 
 
-def _html_table(head: list[str], rows: list[list[str]]) -> str:
-    cells = "".join(f"<th>{html.escape(h)}</th>" for h in head)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows)
-    return f"<table><tr>{cells}</tr>{body}</table>"
-
-
 def _md_table(head: list[str], rows: list[list[str]]) -> list[str]:
     return ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)] + ["| " + " | ".join(r) + " |" for r in rows]
-
-
-PAGE_STYLE = ("body{font-family:sans-serif;max-width:1000px;margin:2em auto}td,th{padding:2px 8px;text-align:right}"
-              "td:first-child{text-align:left}table{border-collapse:collapse}tr:nth-child(even){background:#f3f3f3}"
-              "img{max-width:100%}")
-
-
-def html_page(title: str, body: str, style: str = "") -> str:
-    """A whole page around ``body`` (HTML), with the shared style and ``style`` (CSS) after it."""
-    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-            f"<style>{PAGE_STYLE}{style}</style></head><body><h1>{html.escape(title)}</h1>{body}</body></html>")
 
 
 def write_report(runs: dict[str, dict], gt: GroundTruth | None, out: str | Path, timelines: int = 4,
@@ -231,7 +215,7 @@ def write_report(runs: dict[str, dict], gt: GroundTruth | None, out: str | Path,
     write_text_atomic(out / "report.md", "\n".join(md))
     figures_html = "".join(f'<h2>{html.escape(heading)}</h2><img alt="{html.escape(heading)}" '
                            f'src="data:image/png;base64,{plots.png_base64(data)}">' for _, heading, data in images)
-    body = (f"<p>{html.escape(intro)}</p>{_html_table(head, rows)}<h2>Per-class AP (%)</h2>"
-            f"{_html_table(class_head, class_rows)}{figures_html}")
+    body = (f"<p>{html.escape(intro)}</p>{html_table(head, rows)}<h2>Per-class AP (%)</h2>"
+            f"{html_table(class_head, class_rows)}{figures_html}")
     write_text_atomic(out / "index.html", html_page(title, body))
     return out / "index.html"
