@@ -41,6 +41,19 @@ def small_store(tmp_path_factory):
     return d / "store.h5", d / "gt.json", gt
 
 
+@pytest.fixture(scope="session")
+def tiny_run(small_store, tmp_path_factory):
+    """One paper-head run trained for an epoch on ``small_store``, shared by the tests that only read
+    a run (localize, checks on stores); a test that trains or resumes makes its own."""
+    from actionhas.formats.train_config import TrainConfig
+    from actionhas.training.video import train
+
+    store, gt, _ = small_store
+    out = tmp_path_factory.mktemp("tiny_run") / "run"
+    return train(TrainConfig(features=str(store), labels=str(gt), out=str(out), length=200, epochs=1, workers=0,
+                             batch_size=8), progress=False)
+
+
 class _RunsCode:
     """Unpickling this runs ``touch sentinel``: a file that loads it has run code."""
 
