@@ -54,15 +54,18 @@ def _review(model, store: FeatureStore, vid: str, preds: pd.DataFrame, settings:
 def thresholds_note(settings: LocalizeSettings, forced: bool) -> str:
     """The sentence the page shows about which classes were localized and where instances lie."""
     if forced:
-        chosen = "Classes localized: the ones given (--labels)."
+        chosen = "Classes localized: the ones given (--classes)."
     elif settings.proposals == "paper":
         chosen = (f"Classes localized: those the run gives a video-level probability >= {settings.min_prob:.2f} "
                   "(the most probable one when none does).")
+    elif settings.proposals == "cola":
+        chosen = (f"Classes localized: those scoring >= {defaults.COLA_CLASS_THRESHOLD:.2f} (CoLA's rule; the top "
+                  "one when none does).")
     else:
         chosen = f"Classes localized: those scoring >= {settings.class_threshold:.2f}."
     if settings.proposals == "paper":
         return f"{chosen} Instances: every run of the class activation >= {settings.threshold:.2f} x its maximum."
-    return f"{chosen} Instances: multi-threshold proposals."
+    return f"{chosen} Instances: {settings.proposals} proposals (several thresholds, outer-inner scores, NMS)."
 
 
 def detect_in_store(run: str | Path, store_path: str | Path, videos: list[str], out: str | Path,
@@ -78,7 +81,7 @@ def detect_in_store(run: str | Path, store_path: str | Path, videos: list[str], 
     from actionhas.models.heads import load_run
 
     out = Path(out)
-    model, _, classes, _ = load_run(run, device)
+    model, cfg, classes, _ = load_run(run, device)
     store = FeatureStore(store_path)
     RunDir(run).check_feature_dim(store.info.feature_dim, str(store_path))
     RunDir(run).check_store(store)
@@ -92,7 +95,7 @@ def detect_in_store(run: str | Path, store_path: str | Path, videos: list[str], 
     out.mkdir(parents=True, exist_ok=True)
     settings = settings or LocalizeSettings(min_prob=None if labels else min_prob)
     preds = localize_store(model, store, videos, [labels] * len(videos) if labels else [None] * len(videos),
-                           classes, settings, device, progress=progress)
+                           classes, settings, device, progress=progress, length=cfg.length)
     preds = preds.sort_values(["video", "start"], kind="stable").reset_index(drop=True)
     write_predictions(preds, out / "predictions.json", extra={"run": str(run), **settings.record()})
     results = [_review(model, store, v, preds, settings, classes, out, device) for v in videos]
