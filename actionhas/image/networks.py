@@ -23,6 +23,7 @@ import torch
 from torch import Tensor, nn
 
 from actionhas.core.errors import ActionhasError
+from actionhas.image import defaults
 from actionhas.data.hiding import PatchHiding
 from actionhas.formats.torch_files import load_dict, state_dict_of
 
@@ -39,8 +40,8 @@ class CAMNet(nn.Module):
 
     def __init__(self, features: nn.Module, channels: int, num_classes: int, pool: str = "avg"):
         super().__init__()
-        if pool not in ("avg", "max"):
-            raise ValueError(f"pool must be 'avg' or 'max', got {pool!r}")
+        if pool not in defaults.POOLS:
+            raise ValueError(f"pool must be one of {defaults.POOLS}, got {pool!r}")
         self.features, self.pool = features, pool
         self.classifier = nn.Linear(channels, num_classes)
         self.hiding: PatchHiding | None = None  # hiding on a conv layer's output, see ``hide_after``

@@ -31,6 +31,7 @@ import numpy as np
 from actionhas.core import defaults
 from actionhas.core.errors import ActionhasError
 from actionhas.core.intervals import interval_iou, true_runs
+from actionhas.localization.settings import NMS_METHODS
 
 Proposal = tuple[float, float, float]  # (start_s, end_s, score)
 
@@ -204,7 +205,7 @@ def multi_threshold_instances(cas: np.ndarray, times: np.ndarray, class_score: f
     """One class's final proposals: ``class_proposals`` (``thresholds`` are its keyword settings:
     cas_thresholds, attention_thresholds, outer_ratio, class_weight, upsample), then ``nms`` with
     ``nms_iou`` (method "nms") or ``soft_nms`` with ``soft_sigma`` (method "soft-nms")."""
-    if method not in ("nms", "soft-nms"):
+    if method not in NMS_METHODS:
         raise ActionhasError(f"proposal suppression method must be 'nms' or 'soft-nms', got {method!r}")
     proposals = class_proposals(cas, times, class_score, step, duration, attention, **thresholds)
     return nms(proposals, nms_iou) if method == "nms" else soft_nms(proposals, soft_sigma)
