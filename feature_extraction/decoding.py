@@ -96,6 +96,9 @@ class FrameStream:
             return None
 
     def _run(self) -> None:
+        # PyAV before decord, which loads its FFmpeg globally: loaded first, decord's libvpx would shadow
+        # PyAV's, and PyAV's VP8 encoder would then refuse to open (EINVAL) anywhere in this process
+        import av  # noqa: F401
         import decord  # imported here so the rest of the package works without it
 
         try:

@@ -1,6 +1,7 @@
 """Shared fixtures: small generated feature stores (videos come from actionhas.data.video_writer)."""
 from __future__ import annotations
 
+import av  # noqa: F401 before any test module imports decord (see feature_extraction.decoding: PyAV first)
 import pytest
 
 from actionhas.data.synthetic import SyntheticSpec, make_feature_store

@@ -83,3 +83,18 @@ def test_still_screen_gives_each_frame_one_feature_at_most():
 def test_variable_rate_video_slower_than_the_feature_rate_is_refused():
     with pytest.raises(ValueError, match="3.33333 fps is below 10 features per second"):
         plan_clips(20, 30.0, 10.0, np.arange(20) * 0.3)
+
+
+def test_a_process_that_decoded_first_still_writes_vp8(tmp_path):
+    """decord loads its FFmpeg globally; decoding must leave PyAV's VP8 encoder usable in the process."""
+    import subprocess
+    import sys
+
+    source = write_test_video(tmp_path / "a.mp4", 20, 30)
+    script = ("import sys; from feature_extraction.decoding import FrameStream; list(FrameStream(sys.argv[1])); "
+              "from actionhas.data.video_writer import write_event_video; "
+              "write_event_video(sys.argv[2], 1.0, 15, [('bar', 0.2, 0.6)], size=(64, 48))")
+    out = subprocess.run([sys.executable, "-c", script, str(source), str(tmp_path / "b.webm")], capture_output=True,
+                         text=True)
+    assert out.returncode == 0, out.stderr[-500:]
+    assert len(decord.VideoReader(str(tmp_path / "b.webm"))) == 15
