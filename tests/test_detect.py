@@ -18,7 +18,7 @@ def trained(tmp_path_factory, c3d_weights_file):
     videos = [write_test_video(d / "bars.mp4", 16, 30, seed=1),
               write_test_video(d / "squares.mp4", 16, 30, seed=2, pattern="square")]
     (d / "c3d.pt").symlink_to(c3d_weights_file)
-    assert extract_c3d(videos, d / "train.h5", d / "c3d.pt", progress=False) == {}
+    assert extract_c3d(videos, d / "train.h5", d / "c3d.pt", batch_size=4, progress=False) == {}
     (d / "labels.csv").write_text("video,subset,labels\nbars,validation,Bars\nsquares,validation,Squares\n")
     assert train.main(["--features", str(d / "train.h5"), "--labels", str(d / "labels.csv"), "--out", str(d / "run"),
                        "--epochs", "3", "--length", "8", "--segments", "4", "--workers", "0"]) == 0

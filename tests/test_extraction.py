@@ -134,11 +134,11 @@ def _direct_fc7(model, path, fps_feat=10.0):
 
 @pytest.mark.parametrize("name", ["h264_30fps.mp4", "mpeg4_25fps.avi"])
 def test_batched_pipeline_equals_per_clip_computation(c3d, videos, name):
-    opts = ExtractOptions(batch_size=4)
+    opts = ExtractOptions(batch_size=3, features_per_second=4)  # 4 clips: a full batch and a padded one
     video = extract_video(videos / name, ClipRunner(c3d, opts), Preprocess(), opts)
     feats, times, duration = video.features, video.times, video.duration
-    direct = _direct_fc7(c3d, videos / name)
-    assert video.warning is None and feats.shape == direct.shape == (10, 4096)
+    direct = _direct_fc7(c3d, videos / name, fps_feat=4)
+    assert video.warning is None and feats.shape == direct.shape == (4, 4096)
     np.testing.assert_allclose(feats, direct, rtol=1e-4, atol=1e-4 * np.abs(direct).max())
     assert duration == pytest.approx(1.0) and np.all(np.diff(times) > 0)
 
@@ -169,7 +169,7 @@ def test_extract_cli_records_bad_files_and_extracts_the_rest(weights_file, video
     (d / "corrupt.mp4").write_bytes(os.urandom(2000))
     (d / "empty.avi").write_bytes(b"")
     write_video(d / "tiny.mp4", 6, 30)
-    fast = ["--features-per-second", "2"]  # fewer clips: the bookkeeping is the point here
+    fast = ["--features-per-second", "2", "--batch-size", "2"]  # few clips, small batches: bookkeeping is the point
     code = extract_cli.main([str(d), "--out", str(tmp_path / "s.h5"), "--weights", str(weights_file), *fast])
     out = capsys.readouterr().out
     assert code == 1 and "3 failed" in out and "too short" in out
@@ -214,7 +214,7 @@ def test_shards_split_deterministically_and_merge_back(weights_file, videos, tmp
     assert shard(paths, 0, 2) + shard(paths, 1, 2) == sorted(paths)
     for k in range(2):
         assert extract_cli.main([str(videos), "--out", str(tmp_path / f"p{k}.h5"), "--weights", str(weights_file),
-                                 "--shard", f"{k}/2", "--features-per-second", "1"]) == 0
+                                 "--shard", f"{k}/2", "--features-per-second", "1", "--batch-size", "1"]) == 0
     assert extract_cli.main(["merge", str(tmp_path / "p0.h5"), str(tmp_path / "p1.h5"), "--out", str(tmp_path / "m.h5")]) == 0
     assert FeatureStore(tmp_path / "m.h5").video_ids == ["h264_30fps", "mpeg4_25fps"]
     with pytest.raises(ActionhasError, match="is in both"):
