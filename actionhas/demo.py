@@ -166,13 +166,13 @@ def main(argv=None) -> int:
     truth = planted_truth(planted, seconds)
     for stale in ("shapes_run", "detect"):  # the demo's own folders: every run starts afresh
         shutil.rmtree(out / stale, ignore_errors=True)
-    (out / "detect").mkdir()
-    write_anet_gt(truth, out / "detect" / "truth.json")
-    _step("train", train_main, ["--features", str(out / "videos_c3d.h5"), "--labels", str(out / "detect" / "truth.json"),
-                           "--out", str(out / "shapes_run"), *TRAIN_SHAPES, "--seed", str(args.seed)])
+    write_anet_gt(truth, out / "videos_events.json")  # the run learns the video-level labels from it
+    _step("train", train_main, ["--features", str(out / "videos_c3d.h5"), "--labels", str(out / "videos_events.json"),
+                                "--out", str(out / "shapes_run"), *TRAIN_SHAPES, "--seed", str(args.seed)])
     # the features of step 1 (same weights, same rate); with --weights detect would extract them again
     _step("detect", detect_main, [*(str(videos / f"{n}.webm") for n in planted), "--run", str(out / "shapes_run"),
-                             "--features", str(out / "videos_c3d.h5"), "--out", str(out / "detect")])
+                                  "--features", str(out / "videos_c3d.h5"), "--out", str(out / "detect")])
+    write_anet_gt(truth, out / "detect" / "truth.json")  # beside what detect found, once detect has made its folder
     found = detection_lines(truth, read_predictions(out / "detect" / "predictions.json"))
     print("\nplanted events (DIR/detect/truth.json) against what detect found:\n" + "\n".join(found))
 
