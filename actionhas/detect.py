@@ -39,6 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-prob", type=cli.unit_fraction, default=defaults.DETECT_MIN_PROB,
                    help="localize every class the run gives at least this video-level probability")
     settings.add_flags(p, LocalizeSettings, only=("proposals", "threshold"))
+    p.add_argument("--batch-size", type=cli.positive_int, default=defaults.EXTRACT_BATCH_SIZE,
+                   help="with --weights: clips per C3D forward pass (as extract --batch-size)")
     p.add_argument("--copy-videos", action="store_true",
                    help="copy the video files into OUT/videos/ for the page, instead of linking them where they are")
     p.add_argument("--device", default=defaults.DEVICE, help="cpu, cuda, cuda:1, ...")
@@ -56,7 +58,8 @@ def main(argv=None) -> int:
                               min_prob=None if classes else args.min_prob)
     results, failures = detect(args.videos, args.run, args.out, weights=args.weights, features=args.features,
                                classes=classes, min_prob=args.min_prob, settings=chosen, device=args.device,
-                               copy_videos=args.copy_videos, overwrite=args.overwrite)
+                               copy_videos=args.copy_videos, overwrite=args.overwrite,
+                               batch_size=args.batch_size)
     for vid, failure in sorted(failures.items()):
         print(f"failed: {failure['file']}: {failure['reason']} (left out)")
     print("\n".join(summary_lines(results)))

@@ -28,7 +28,7 @@ def trained(tmp_path_factory, c3d_weights_file):
 def test_detect_runs_from_video_files_to_predictions_timelines_and_a_page(trained, tmp_path, capsys):
     d, videos = trained
     out = tmp_path / "found"
-    assert detect.main([str(v) for v in videos] + ["--run", str(d / "run"), "--weights", str(d / "c3d.pt"),
+    assert detect.main([str(v) for v in videos] + ["--run", str(d / "run"), "--weights", str(d / "c3d.pt"), "--batch-size", "5",
                                                    "--out", str(out), "--min-prob", "0"]) == 0
     results = json.loads((out / "predictions.json").read_text())["results"]
     assert set(results) == {"bars", "squares"}
@@ -40,7 +40,7 @@ def test_detect_runs_from_video_files_to_predictions_timelines_and_a_page(traine
     assert f'data-src="{os.path.relpath(videos[0], out)}"' in page
     assert "bars: " in capsys.readouterr().out
     # a rerun resumes from the store in OUT and forced classes replace the predicted ones
-    assert detect.main([str(videos[0]), "--run", str(d / "run"), "--weights", str(d / "c3d.pt"), "--out", str(out),
+    assert detect.main([str(videos[0]), "--run", str(d / "run"), "--weights", str(d / "c3d.pt"), "--batch-size", "5", "--out", str(out),
                         "--labels", "Squares"]) == 0
     again = json.loads((out / "predictions.json").read_text())["results"]
     assert {r["label"] for r in again["bars"]} == {"Squares"}
@@ -51,7 +51,7 @@ def test_a_video_that_fails_to_decode_is_listed_on_the_page_with_its_reason(trai
     broken = tmp_path / "broken <1>.mp4"
     broken.write_bytes(b"not a video")
     out = tmp_path / "found"
-    assert detect.main([str(videos[0]), str(broken), "--run", str(d / "run"), "--weights", str(d / "c3d.pt"),
+    assert detect.main([str(videos[0]), str(broken), "--run", str(d / "run"), "--weights", str(d / "c3d.pt"), "--batch-size", "5",
                         "--out", str(out), "--copy-videos"]) == 1
     page = (out / "index.html").read_text()
     assert re.search(r"<b>broken &lt;1&gt;</b>: [^<]+</li>", page)
@@ -73,6 +73,6 @@ def test_a_run_on_other_features_is_refused_before_any_decoding(trained, small_s
     assert train.main(["--features", str(store), "--labels", str(gt), "--out", str(tmp_path / "run64"),
                        "--epochs", "1", "--length", "50", "--workers", "0"]) == 0
     with pytest.raises(ActionhasError, match="64-d features but C3D fc7"):
-        detect.main([str(videos[0]), "--run", str(tmp_path / "run64"), "--weights", str(d / "c3d.pt"),
+        detect.main([str(videos[0]), "--run", str(tmp_path / "run64"), "--weights", str(d / "c3d.pt"), "--batch-size", "5",
                      "--out", str(tmp_path / "o")])
     assert not (tmp_path / "o" / "features.h5").exists()

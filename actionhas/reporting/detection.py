@@ -111,7 +111,8 @@ def detect_in_store(run: str | Path, store_path: str | Path, videos: list[str], 
 def detect(videos: list[str], run: str | Path, out: str | Path, *, weights: str | None = None,
            features: str | None = None, classes: list[str] | None = None,
            min_prob: float = defaults.DETECT_MIN_PROB, settings: LocalizeSettings | None = None, device: str = "cpu",
-           copy_videos: bool = False, overwrite: bool = False) -> tuple[list[VideoResult], dict[str, dict]]:
+           copy_videos: bool = False, overwrite: bool = False,
+           batch_size: int = defaults.EXTRACT_BATCH_SIZE) -> tuple[list[VideoResult], dict[str, dict]]:
     """Video files (with ``weights``: extracted into OUT/features.h5, resumable) or ids or files of the
     ``features`` store to OUT/predictions.json, timelines and index.html; returns the results and the
     extraction failures (video id -> record with ``file`` and ``reason``)."""
@@ -130,7 +131,8 @@ def detect(videos: list[str], run: str | Path, out: str | Path, *, weights: str 
         RunDir(run).check_feature_dim(FC7_DIM, f"C3D fc7 ({weights})")
         outputs.write_folder_record(out, "detect", record)  # first: a killed extraction resumes into it
         store = out / "features.h5"
-        failures = extract_c3d([Path(v) for v in videos], store, weights, device=device, overwrite=overwrite)
+        failures = extract_c3d([Path(v) for v in videos], store, weights, device=device, overwrite=overwrite,
+                               batch_size=batch_size)
         ids = [v for v in ids if v not in failures]
     results = detect_in_store(run, store, ids, out, classes, min_prob, settings, device, files=files,
                               failures={v: r["reason"] for v, r in failures.items()}, copy_videos=copy_videos)
