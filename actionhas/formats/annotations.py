@@ -182,7 +182,7 @@ def write_thumos_txt_dir(gt: GroundTruth, directory: str | Path, split: str) -> 
     if len(amb["video"]):
         by_label["Ambiguous"] = [f"{v}  {s:.1f} {e:.1f}" for v, s, e in zip(*(amb[c] for c in SEGMENT_COLUMNS))]
     for label, lines in sorted(by_label.items()):
-        (directory / f"{label}_{split}.txt").write_text("\n".join(lines) + "\n")
+        write_text_atomic(directory / f"{label}_{split}.txt", "\n".join(lines) + "\n")
 
 
 def thumos14_durations() -> dict[str, float]:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from actionhas.formats.atomic import write_bytes_atomic
 from actionhas.reporting.time_ticks import time_ticks
 
 PAPER_ROWS = {  # THUMOS14 validation, tIoU 0.1-0.5 (paper, Table 7), in percent
@@ -118,5 +119,5 @@ def timeline(rows: list[dict], title: str, threshold: float | None = None, durat
 def save(fig, path: str | Path) -> bytes:
     """Write ``fig`` as a PNG file and return its bytes."""
     data = png_bytes(fig)
-    Path(path).write_bytes(data)
+    write_bytes_atomic(path, data)
     return data
