@@ -130,13 +130,16 @@ class RunDir:
     def classes(self) -> list[str]:
         return json.loads(self._file("classes.json").read_text())
 
-    def check_resume(self, config: dict, may_change: set[str]) -> None:
-        """Refuse to resume with settings (other than ``may_change``) that differ from config.json."""
-        saved = self.config()
-        diff = [f"{k} ({saved.get(k)!r} -> {v!r})" for k, v in config.items() if k not in may_change and saved.get(k) != v]
-        if diff:
+    def check_resume(self, config: dict, may_change: set[str], saved: dict | None = None) -> None:
+        """Refuse to resume with settings (other than ``may_change``) that differ from the run's.
+
+        saved: config.json as the current declaration reads it (older key names, settings added
+        since); config.json as written when not given.
+        """
+        diffs = outputs.differences(self.config() if saved is None else saved, config, tuple(may_change))
+        if diffs:
             raise ActionhasError(f"{self.path}: --resume with settings that differ from the run's config.json: "
-                                 + ", ".join(diff))
+                                 + "; ".join(diffs))
 
     def save_checkpoint(self, state: dict) -> None:
         save_atomic(state, self.checkpoint_path)

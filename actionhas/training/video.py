@@ -122,7 +122,8 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, overwri
                              f"the {cfg.model} head needs at least two")
     start_epoch, ckpt = 0, None
     if resume and run.has_checkpoint():
-        run.check_resume(cfg.record(), settings.resumable(TrainConfig))
+        saved = TrainConfig.from_record(run.config()).record()  # older key names, settings added since
+        run.check_resume(cfg.record(), settings.resumable(TrainConfig), saved)
         run.check_store(store, resume=True)
         ckpt = run.load_checkpoint()
         classes, mean = run.classes(), run.mean_feature()
