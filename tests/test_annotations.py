@@ -6,20 +6,18 @@ from actionhas.formats.annotations import (
     THUMOS14_EXCLUDED_TEST_VIDEOS,
     AnnotationError,
     canonical_video_id,
-    load_labels,
     load_thumos14,
     read_anet_gt,
-    read_labels,
     read_prediction_columns,
     read_predictions,
     read_predictions_info,
     read_thumos_txt_dir,
     thumos14_video_subsets,
     write_anet_gt,
-    write_labels_csv,
     write_predictions,
     write_thumos_txt_dir,
 )
+from actionhas.formats.labels import load_labels, read_labels, write_labels_csv
 
 
 def test_shipped_thumos14_counts_match_the_official_files():

@@ -351,7 +351,7 @@ def test_basnet_with_hiding_trains_and_localizes_with_multi_proposals(small_stor
 
 def test_basnet_one_batch_run_logs_its_loss_and_steps_cut_the_last_epoch(small_store, tmp_path):
     from actionhas.data.sampling import VideoFeatures, label_matrix, select_videos
-    from actionhas.formats.annotations import load_labels
+    from actionhas.formats.labels import load_labels
     from actionhas.formats.store import FeatureStore
     from actionhas.models.heads import build_model
 

@@ -51,15 +51,6 @@ class AnnotationError(ActionhasError):
     """A ground-truth, label or prediction file that cannot be read as its format says."""
 
 
-def __getattr__(name: str):
-    """The video-level label readers live in ``actionhas.formats.labels``; older imports from here still work."""
-    if name in ("LABEL_SOURCES", "read_labels", "load_labels", "write_labels_csv"):
-        from actionhas.formats import labels
-
-        return getattr(labels, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 def _read_json(path: Path) -> dict:
     enabled = gc.isenabled()
     gc.disable()  # a JSON document is a tree: collecting while it is built only costs time

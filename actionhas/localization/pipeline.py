@@ -172,7 +172,7 @@ def localize(run: str | Path, features: str | Path, subset: str | None = "test",
     video of the store with its predicted classes. A run that chose its epoch on ``subset`` is refused.
     """
     from actionhas.data.sampling import select_videos
-    from actionhas.formats.annotations import load_labels
+    from actionhas.formats.labels import load_labels
     from actionhas.formats.rundir import RunDir
     from actionhas.models.heads import load_run
 

@@ -26,12 +26,8 @@ from actionhas.data.sampling import (
     mean_feature,
     select_videos,
 )
-from actionhas.formats.annotations import (
-    GroundTruth,
-    load_labels,
-    load_thumos14,
-    read_ground_truth,
-)
+from actionhas.formats.annotations import GroundTruth, load_thumos14, read_ground_truth
+from actionhas.formats.labels import load_labels
 from actionhas.formats.rundir import RunDir
 from actionhas.formats.store import FeatureStore
 from actionhas.formats.train_config import TrainConfig
