@@ -74,9 +74,10 @@ def fit(run: RunDir, model: nn.Module, optimizer: torch.optim.Optimizer, loader:
 
     step(batch, hide_generator) -> (loss, correct top-1 count, batch size); the optimiser step is
     taken here. ``after_epoch(epoch)`` adds fields to the epoch's log line (e.g. held-out
-    accuracy). ``max_steps``: training stops after that many optimiser steps in all, counting
-    len(loader) per epoch, so the epoch that reaches them is cut there. With ``selection``, the epoch with the best held-out score is kept as the run's
-    model (ties keep the earlier epoch) and selection.json says which and why.
+    accuracy). ``max_steps``: optimiser steps in all, counting len(loader) per epoch; the epoch that
+    reaches them is cut there (``epochs`` must not run past it). With ``selection``, the epoch with
+    the best held-out score is kept as the run's model (ties keep the earlier epoch) and
+    selection.json says which and why.
     """
     if selection is not None and (chosen := run.selection()) is not None and chosen["epoch"] < start_epoch:
         selection.best = chosen["value"]
@@ -85,9 +86,7 @@ def fit(run: RunDir, model: nn.Module, optimizer: torch.optim.Optimizer, loader:
     epochs_bar = tqdm(range(start_epoch, epochs), desc="train", unit="epoch", disable=not progress,
                       initial=start_epoch, total=epochs)
     for epoch in epochs_bar:
-        left = None if max_steps is None else max_steps - epoch * len(loader)
-        if left is not None and left <= 0:
-            break
+        left = None if max_steps is None else max_steps - epoch * len(loader)  # > 0: ``epochs`` ends first
         torch.manual_seed(epoch_generator(seed, epoch, 0).initial_seed())  # dropout
         for epoch_aware in (order, data):
             if hasattr(epoch_aware, "set_epoch"):
