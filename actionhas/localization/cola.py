@@ -22,8 +22,11 @@ import numpy as np
 
 from actionhas.core import defaults
 from actionhas.core.intervals import true_runs
+from actionhas.data.sampling import check_finite, floor_indices_up_to
+from actionhas.formats.store import FeatureStore
 from actionhas.localization.basnet import official_nms, upsample  # CoLA's utils.py shares them with BaS-Net's
 from actionhas.localization.classes import at_least
+from actionhas.models.inference import head_outputs
 
 OUTER_RATIO = 0.25   # outer region on each side, as a fraction of the proposal length (utils.py _lambda)
 CLASS_WEIGHT = 0.2   # weight of the video score in a proposal's score (utils.py gamma)
@@ -94,3 +97,15 @@ def video_proposals(scores: np.ndarray, cas: np.ndarray, actionness: np.ndarray,
         kept = official_nms(t0, t1, score, defaults.COLA_NMS_IOU)
         out.extend((c, float(t0[i]), float(t1[i]), float(score[i])) for i in kept)
     return out
+
+
+def localize_video(model, store: FeatureStore, video: str, length: int, device: str = "cpu"
+                   ) -> tuple[list[tuple[int, float, float, float]], np.ndarray, np.ndarray, np.ndarray]:
+    """One video through the official test path: its instances, (C,) video scores, (C, T) CAS
+    and the (T,) times of the features sampled as CoLA samples them (T = min(n, length))."""
+    feats = store.features(video)
+    check_finite(video, feats)
+    sampled = floor_indices_up_to(len(feats), length)
+    probs, cas, actionness = head_outputs(model, feats[sampled], device)
+    found = video_proposals(probs, cas, actionness, len(feats), store.info.features_per_second)
+    return found, probs, cas, store.times(video)[sampled]

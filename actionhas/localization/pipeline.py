@@ -29,15 +29,15 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pandas as pd
-import torch
 from tqdm import tqdm
 
 from actionhas.core import defaults
 from actionhas.core.intervals import fraction_of_max_level, true_runs
 from actionhas.core.errors import ActionhasError
-from actionhas.data.sampling import check_finite, floor_indices_up_to
+from actionhas.data.sampling import check_finite
 from actionhas.formats.atomic import atomic_path
 from actionhas.formats.store import FeatureStore
+from actionhas.models.inference import head_outputs
 from actionhas.localization import classes as pick
 from actionhas.localization.settings import LocalizeSettings
 
@@ -69,14 +69,6 @@ def predicted_classes(probs: np.ndarray, top_k: int = defaults.TOP_K, min_prob: 
     """The ``top_k`` most probable classes, or with ``min_prob`` every class at least that
     probable, most probable first (the most probable one when none is)."""
     return pick.top_k(probs, top_k) if min_prob is None else pick.at_least(probs, min_prob, by_score=True)
-
-
-@torch.no_grad()
-def head_outputs(model, features: np.ndarray, device: str = "cpu") -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """(C,) class probabilities, (C, n) activation sequence and (n,) attention (or None) of one video."""
-    probs, cas, attention = model.predict(torch.from_numpy(features).unsqueeze(0).to(device))
-    return (probs[0].cpu().numpy(), cas[0].float().cpu().numpy(),
-            None if attention is None else attention[0].float().cpu().numpy())
 
 
 def video_instances(probs: np.ndarray, cas: np.ndarray, attention: np.ndarray | None, times: np.ndarray,
@@ -140,12 +132,7 @@ def localize_store(model, store: FeatureStore, videos: list[str], wanted: list[l
             if settings.proposals == "basnet":
                 found, probs, cas, times = basnet.localize_video(model, store, vid, length, chosen, official, device)
             elif settings.proposals == "cola":
-                feats = store.features(vid)
-                check_finite(vid, feats)
-                sampled = floor_indices_up_to(len(feats), length)
-                times = store.times(vid)[sampled]
-                probs, cas, attention = head_outputs(model, feats[sampled], device)
-                found = cola.video_proposals(probs, cas, attention, len(feats), store.info.features_per_second)
+                found, probs, cas, times = cola.localize_video(model, store, vid, length, device)
             else:
                 feats = store.features(vid)
                 check_finite(vid, feats)

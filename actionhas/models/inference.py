@@ -1,6 +1,7 @@
 """A head's forward pass for prediction: eval mode (dropout off) without leaving the head there."""
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -14,3 +15,13 @@ def eval_forward(head: nn.Module, x: Tensor):
         return head(x)
     finally:
         head.train(was_training)
+
+
+@torch.no_grad()
+def head_outputs(model: nn.Module, features: np.ndarray, device: str = "cpu"
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """(C,) class probabilities, (C, n) activation sequence and (n,) attention (or None) of one
+    video's (n, D) features, through the head's ``predict``."""
+    probs, cas, attention = model.predict(torch.from_numpy(features).unsqueeze(0).to(device))
+    return (probs[0].cpu().numpy(), cas[0].float().cpu().numpy(),
+            None if attention is None else attention[0].float().cpu().numpy())

@@ -20,7 +20,8 @@ from actionhas.core.errors import ActionhasError
 from actionhas.formats import outputs
 from actionhas.formats.ids import check_video_id
 from actionhas.formats.rundir import RunDir
-from actionhas.localization.pipeline import head_outputs, localize_store
+from actionhas.localization.pipeline import localize_store
+from actionhas.models.inference import head_outputs
 from actionhas.localization.settings import LocalizeSettings
 from actionhas.reporting.detect_page import VideoResult, video_source, write_detect_page
 from actionhas.reporting.time_ticks import mmss
