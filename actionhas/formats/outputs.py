@@ -110,16 +110,18 @@ def json_record(key: str, command: str) -> Callable[[Path], Record]:
 
 def folder_record(command: str) -> Callable[[Path], Record]:
     """Reader of the made_with.json a command keeps in an output folder."""
-    read_json = json_record("settings", command)
 
     def read(path: Path) -> Record:
         marker = path / MARKER
         if not marker.is_file():
             return f"holds files not written by {command}"
-        found = read_json(marker)
-        if isinstance(found, dict) and json.loads(marker.read_text()).get("command") != command:
+        try:
+            data = json.loads(marker.read_text())
+        except (OSError, UnicodeDecodeError, ValueError):
+            return f"is not a JSON file written by {command}"
+        if not isinstance(data, dict) or data.get("command") != command or not isinstance(data.get("settings"), dict):
             return f"was not written by {command}"
-        return found
+        return data["settings"]
 
     return read
 
